@@ -1,0 +1,89 @@
+#include "common/http/http_server.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/log/log.h"
+
+namespace tributary {
+
+HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes) {
+  server_.new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
+  server_.set_tcp_nodelay(true);
+  server_.set_keep_alive_max_count(1'000'000);
+  server_.set_keep_alive_timeout(30);
+  server_.set_read_timeout(30);
+  server_.set_write_timeout(30);
+  server_.set_payload_max_length(maxBodyBytes);
+  server_.set_error_handler([maxBodyBytes](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a handler already said what went wrong
+    switch (res.status) {
+      case 404:
+        setError(res, 404, "NOT_FOUND", "no such endpoint: " + req.method + " " + req.path);
+        break;
+      case 413:
+        setError(res, 413, "PAYLOAD_TOO_LARGE",
+                 "the request body is larger than the limit of " + std::to_string(maxBodyBytes) +
+                     " bytes; split it into several requests");
+        break;
+      case 400:
+        setError(res, 400, "BAD_REQUEST", "the HTTP request is malformed");
+        break;
+      default:
+        setError(res, res.status, "HTTP_" + std::to_string(res.status), "the request could not be served");
+    }
+  });
+  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log::error("request handler failed", {{"path", req.path}, {"error", what}});
+    setError(res, 500, "INTERNAL", "the sidecar failed to handle the request: " + what);
+  });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+bool HttpServer::bind(const ListenAddress& address, std::string& error) {
+  if (address.port == 0) {
+    port_ = server_.bind_to_any_port(address.host);
+    if (port_ <= 0) {
+      error = "cannot listen on " + address.toString();
+      return false;
+    }
+  } else {
+    if (!server_.bind_to_port(address.host, address.port)) {
+      error = "cannot listen on " + address.toString() + " (address in use, or not allowed)";
+      return false;
+    }
+    port_ = address.port;
+  }
+  return true;
+}
+
+void HttpServer::start() {
+  started_ = true;
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+}
+
+void HttpServer::stop() {
+  if (!started_) return;
+  started_ = false;
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string HttpServer::errorBody(const std::string& code, const std::string& message) {
+  return nlohmann::json{{"error", message}, {"errorCode", code}}.dump(-1, ' ', false,
+                                                                      nlohmann::json::error_handler_t::replace);
+}
+
+void HttpServer::setError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  res.status = status;
+  res.set_content(errorBody(code, message), "application/json");
+}
+
+}  // namespace tributary

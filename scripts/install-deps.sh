@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages Tributary builds and tests with.
+# Idempotent: installs only what is missing, so a second run does nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ccache
+  librdkafka-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
+  libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev
+  curl kcat
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,117 @@
+#include "sidecar/api/api_routes.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/config/duration.h"
+#include "common/kafka/topic_name.h"
+#include "sidecar/produce/produce_request.h"
+
+namespace tributary::sidecar {
+namespace {
+
+using Json = nlohmann::json;
+
+// Compares in time independent of where the strings differ.
+bool sameSecret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::string& longer = a.size() >= b.size() ? a : b;
+  for (size_t i = 0; i < longer.size(); ++i)
+    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
+void reply(httplib::Response& res, int status, const std::string& body, std::optional<int> retryAfter) {
+  res.status = status;
+  if (retryAfter) res.set_header("Retry-After", std::to_string(*retryAfter));
+  res.set_content(body, "application/json");
+}
+
+void methodNotAllowed(httplib::Server& s, const std::string& pattern, const std::string& allow) {
+  auto h = [allow](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Allow", allow);
+    HttpServer::setError(res, 405, "METHOD_NOT_ALLOWED", req.method + " is not supported here; use " + allow);
+  };
+  if (allow != "GET") s.Get(pattern, h);
+  if (allow != "POST") s.Post(pattern, h);
+  s.Put(pattern, h);
+  s.Patch(pattern, h);
+  s.Delete(pattern, h);
+  s.Options(pattern, h);
+}
+
+}  // namespace
+
+void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::milliseconds deliveryTimeout,
+                      ProduceService& produce, ApiInfo info) {
+  httplib::Server& s = server.routes();
+  const std::string token = config.token;
+  s.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
+    if (token.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (auth.rfind(prefix, 0) == 0 && sameSecret(auth.substr(prefix.size()), token))
+      return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer");
+    HttpServer::setError(res, 401, "UNAUTHORIZED",
+                         auth.empty() ? "this API needs \"Authorization: Bearer <token>\""
+                                      : "the bearer token is not valid for this sidecar");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  const std::set<std::string> allowed(config.allowedTopics.begin(), config.allowedTopics.end());
+  const std::string recordsPath = R"(/v1/topics/([^/]+)/records)";
+  s.Post(recordsPath, [&produce, allowed](const httplib::Request& req, httplib::Response& res) {
+    const auto received = std::chrono::steady_clock::now();
+    const std::string topic = req.matches[1];
+    if (!isValidTopicName(topic)) {
+      produce.countRequest("(invalid)", 400);
+      return HttpServer::setError(res, 400, "INVALID_TOPIC",
+                                  "\"" + topic + "\" is not a valid Kafka topic name: use 1-249 characters of "
+                                  "letters, digits, '.', '_' and '-'");
+    }
+    if (!allowed.empty() && !allowed.count(topic)) {
+      produce.countRequest("(not-allowed)", 403);
+      return HttpServer::setError(res, 403, "TOPIC_NOT_ALLOWED",
+                                  "this sidecar may not produce to \"" + topic + "\" (see api.allowedTopics)");
+    }
+    const std::string async = req.get_param_value("async");
+    if (!async.empty() && async != "true" && async != "false") {
+      produce.countRequest(topic, 400);
+      return HttpServer::setError(res, 400, "INVALID_REQUEST", "async must be true or false");
+    }
+    const std::string contentType = req.get_header_value("Content-Type");
+    std::vector<OutgoingRecord> records;
+    if (isJsonContentType(contentType)) {
+      auto parsed = parseJsonRecords(topic, req.body);
+      if (auto* e = std::get_if<ApiError>(&parsed)) {
+        produce.countRequest(topic, e->status);
+        return HttpServer::setError(res, e->status, e->code, e->message);
+      }
+      records = std::move(std::get<std::vector<OutgoingRecord>>(parsed));
+    } else {
+      std::optional<std::string> key;
+      if (req.has_header("Kafka-Key")) key = req.get_header_value("Kafka-Key");
+      records.push_back(rawRecord(topic, req.body, std::move(key), contentType));
+    }
+    auto r = produce.produce(topic, std::move(records), async == "true", received);
+    reply(res, r.status, r.body, r.retryAfterSeconds);
+  });
+  methodNotAllowed(s, recordsPath, "POST");
+
+  Json infoBody{{"version", TRIBUTARY_VERSION},
+                {"mode", info.devMode ? "dev" : "cluster"},
+                {"allowedTopics", config.allowedTopics.empty() ? Json("*") : Json(config.allowedTopics)},
+                {"maxBodyBytes", config.maxBodyBytes},
+                {"deliveryTimeout", formatDuration(deliveryTimeout)},
+                {"authentication", config.token.empty() ? "none" : "bearer"}};
+  if (info.devMode) infoBody["bootstrapServers"] = info.bootstrapServers;
+  const std::string infoText = infoBody.dump();
+  s.Get("/v1/info", [infoText](const httplib::Request&, httplib::Response& res) {
+    res.set_content(infoText, "application/json");
+  });
+  methodNotAllowed(s, "/v1/info", "GET");
+}
+
+}  // namespace tributary::sidecar

@@ -1,0 +1,123 @@
+#include "sidecar/app/sidecar.h"
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "common/http/http_server.h"
+#include "common/kafka/embedded_cluster.h"
+#include "common/log/log.h"
+#include "common/metrics/exposition.h"
+#include "common/metrics/process_collector.h"
+#include "sidecar/api/api_routes.h"
+#include "sidecar/produce/kafka_producer.h"
+#include "sidecar/produce/produce_service.h"
+
+namespace tributary::sidecar {
+namespace {
+
+class SidecarImpl final : public Sidecar {
+ public:
+  explicit SidecarImpl(const SidecarConfig& config)
+      : config_(config),
+        api_(static_cast<size_t>(config.api.workerThreads), config.api.maxBodyBytes),
+        admin_(4, 64 * 1024) {}
+
+  ~SidecarImpl() override { shutdown(); }
+
+  bool start(std::string& error) {
+    if (config_.embeddedKafka()) {
+      embedded_ = std::make_unique<EmbeddedKafka>(3);
+      bootstrap_ = embedded_->bootstrapServers();
+      log::info("started the embedded Kafka cluster (dev mode: 3 brokers, topics auto-created)",
+                {{"bootstrapServers", bootstrap_}});
+    } else {
+      bootstrap_ = config_.kafka.bootstrapServers;
+    }
+    producer_ = makeKafkaProducer(config_.kafka, bootstrap_, *metrics_.registry, error);
+    if (!producer_) return false;
+    service_ = std::make_unique<ProduceService>(*producer_, metrics_, config_.kafka.deliveryTimeout);
+
+    installApiRoutes(api_, config_.api, config_.kafka.deliveryTimeout, *service_,
+                     {config_.embeddedKafka(), bootstrap_});
+    installAdminRoutes();
+    if (!api_.bind(config_.api.listen, error)) return false;
+    if (!admin_.bind(config_.admin.listen, error)) return false;
+    api_.start();
+    admin_.start();
+    log::info("sidecar listening", {{"api", config_.api.listen.host + ":" + std::to_string(api_.port())},
+                                    {"admin", config_.admin.listen.host + ":" + std::to_string(admin_.port())},
+                                    {"bootstrapServers", bootstrap_}});
+    return true;
+  }
+
+  int apiPort() const override { return api_.port(); }
+  int adminPort() const override { return admin_.port(); }
+  const std::string& bootstrapServers() const override { return bootstrap_; }
+  SidecarMetrics& metrics() override { return metrics_; }
+
+  int shutdown() override {
+    if (shutDown_.exchange(true)) return unflushed_;
+    if (!service_) return 0;  // never started
+    const auto deadline = std::chrono::steady_clock::now() + config_.shutdown.gracePeriod;
+    auto left = [&] {
+      return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        deadline - std::chrono::steady_clock::now()));
+    };
+    log::info("shutting down: refusing new produce requests, flushing the producer",
+              {{"gracePeriod", std::to_string(config_.shutdown.gracePeriod.count()) + "ms"},
+               {"queued", std::to_string(producer_->queueDepth())}});
+    service_->stopAccepting();
+    unflushed_ = producer_->flush(left());
+    // Requests whose records were flushed now write their answers.
+    service_->waitIdle(left());
+    api_.stop();
+    admin_.stop();
+    if (unflushed_ > 0)
+      log::warn("grace period over with records unacknowledged; their requests were answered with an error",
+                {{"records", std::to_string(unflushed_)}});
+    log::info("shutdown complete");
+    return unflushed_;
+  }
+
+ private:
+  void installAdminRoutes() {
+    auto& s = admin_.routes();
+    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      metrics_.producerQueue.Set(producer_->queueDepth());
+      res.set_content(renderMetrics({metrics_.registry, processCollector_}), kPrometheusContentType);
+    });
+    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      nlohmann::json checks{{"brokers", producer_->metadataAnswered() ? "ok" : "no broker answered a metadata request"},
+                            {"shutdown", shutDown_.load() ? "shutting down" : "ok"}};
+      const bool ready = producer_->metadataAnswered() && !shutDown_.load();
+      res.status = ready ? 200 : 503;
+      res.set_content(nlohmann::json{{"ready", ready}, {"checks", checks}}.dump(), "application/json");
+    });
+  }
+
+  const SidecarConfig config_;
+  // Declared in dependency order: destroyed in reverse, Kafka last.
+  std::unique_ptr<EmbeddedKafka> embedded_;
+  std::string bootstrap_;
+  SidecarMetrics metrics_;
+  std::shared_ptr<ProcessCollector> processCollector_ = std::make_shared<ProcessCollector>();
+  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<ProduceService> service_;
+  HttpServer api_;
+  HttpServer admin_;
+  std::atomic<bool> shutDown_{false};
+  int unflushed_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Sidecar> Sidecar::start(const SidecarConfig& config, std::string& error) {
+  auto s = std::make_unique<SidecarImpl>(config);
+  if (!s->start(error)) return nullptr;
+  return s;
+}
+
+}  // namespace tributary::sidecar

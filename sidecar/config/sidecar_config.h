@@ -1,0 +1,64 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config/listen_address.h"
+#include "common/kafka/client_properties.h"
+
+namespace tributary::sidecar {
+
+// The sidecar's configuration, parsed and validated once at start-up. Runtime
+// objects take these structs, never YAML. Every key is documented in
+// sidecar/README.md; the defaults below are the documented defaults.
+struct KafkaConfig {
+  std::string bootstrapServers;  // empty: start the embedded cluster (dev mode)
+  KafkaProperties properties;    // passed to librdkafka as they are
+  std::chrono::milliseconds deliveryTimeout{30'000};  // request received → broker ack, else 504
+};
+
+struct ApiConfig {
+  ListenAddress listen{"127.0.0.1", 9191};
+  std::string token;  // empty: no authentication (from `token` or the contents of `tokenFile`)
+  size_t maxBodyBytes = 1'048'576;
+  std::vector<std::string> allowedTopics;  // empty: every topic
+  int workerThreads = 128;  // HTTP worker threads; one per open keep-alive connection
+};
+
+struct AdminConfig {
+  ListenAddress listen{"0.0.0.0", 9192};
+};
+
+struct ShutdownConfig {
+  std::chrono::milliseconds gracePeriod{20'000};
+};
+
+struct SidecarConfig {
+  KafkaConfig kafka;
+  ApiConfig api;
+  AdminConfig admin;
+  ShutdownConfig shutdown;
+  std::string logLevel = "info";
+
+  bool embeddedKafka() const { return kafka.bootstrapServers.empty(); }
+};
+
+using Environment = std::map<std::string, std::string>;
+
+struct ConfigResult {
+  std::optional<SidecarConfig> config;  // set when errors is empty
+  std::vector<std::string> errors;      // every problem found, each naming its key
+};
+
+// Parses YAML text, applies TRIBUTARY_* environment overrides, validates.
+ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env);
+// Same, from a file; a missing or unreadable file is an error naming the path.
+ConfigResult loadSidecarConfig(const std::string& path, const Environment& env);
+// The TRIBUTARY_* variables of this process.
+Environment processEnvironment();
+
+}  // namespace tributary::sidecar

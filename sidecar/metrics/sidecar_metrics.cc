@@ -1,0 +1,37 @@
+#include "sidecar/metrics/sidecar_metrics.h"
+
+namespace tributary::sidecar {
+namespace {
+std::shared_ptr<prometheus::Registry> newRegistry() { return std::make_shared<prometheus::Registry>(); }
+}  // namespace
+
+SidecarMetrics::SidecarMetrics()
+    : registry(newRegistry()),
+      produceRequests(prometheus::BuildCounter()
+                          .Name("tributary_produce_requests_total")
+                          .Help("Produce requests by topic and HTTP status code answered")
+                          .Register(*registry)),
+      produceRecords(prometheus::BuildCounter()
+                         .Name("tributary_produce_records_total")
+                         .Help("Records in produce requests by topic and result (success or the error code)")
+                         .Register(*registry)),
+      produceDuration(prometheus::BuildHistogram()
+                          .Name("tributary_produce_duration_seconds")
+                          .Help("Synchronous produce requests: request received to broker acknowledgement")
+                          .Register(*registry)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                           0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
+      producerQueue(prometheus::BuildGauge()
+                        .Name("tributary_producer_queue_messages")
+                        .Help("Records waiting in the producer's queue for a broker acknowledgement")
+                        .Register(*registry)
+                        .Add({})),
+      info(prometheus::BuildGauge()
+               .Name("tributary_sidecar_info")
+               .Help("Sidecar build information")
+               .Register(*registry)
+               .Add({{"version", TRIBUTARY_VERSION}})) {
+  info.Set(1);
+}
+
+}  // namespace tributary::sidecar

@@ -1,0 +1,30 @@
+#pragma once
+#include <memory>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace tributary::sidecar {
+
+// Every metric the sidecar exports, built once at construction. Tests read
+// these counters instead of parsing logs. Thread safe (prometheus-cpp).
+struct SidecarMetrics {
+  SidecarMetrics();
+
+  std::shared_ptr<prometheus::Registry> registry;
+  // {topic, code}: one per produce request, code = the HTTP status answered.
+  prometheus::Family<prometheus::Counter>& produceRequests;
+  // {topic, result}: one per record; result = "success" or the errorCode in lower case.
+  prometheus::Family<prometheus::Counter>& produceRecords;
+  // Request received → every record acknowledged by the broker (sync requests).
+  prometheus::Histogram& produceDuration;
+  // Records in librdkafka's queue, refreshed at each scrape.
+  prometheus::Gauge& producerQueue;
+  // 1 while the process is up.
+  prometheus::Gauge& info;
+};
+
+}  // namespace tributary::sidecar
