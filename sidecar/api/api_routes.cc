@@ -62,7 +62,8 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
 
   const std::set<std::string> allowed(config.allowedTopics.begin(), config.allowedTopics.end());
   const std::string recordsPath = R"(/v1/topics/([^/]+)/records)";
-  s.Post(recordsPath, [&produce, allowed](const httplib::Request& req, httplib::Response& res) {
+  const size_t maxBody = config.maxBodyBytes;
+  s.Post(recordsPath, [&produce, allowed, maxBody](const httplib::Request& req, httplib::Response& res) {
     const auto received = std::chrono::steady_clock::now();
     const std::string topic = req.matches[1];
     if (!isValidTopicName(topic)) {
@@ -75,6 +76,13 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
       produce.countRequest("(not-allowed)", 403);
       return HttpServer::setError(res, 403, "TOPIC_NOT_ALLOWED",
                                   "this sidecar may not produce to \"" + topic + "\" (see api.allowedTopics)");
+    }
+    // httplib enforces the limit on Content-Length bodies; chunked ones are checked here.
+    if (req.body.size() > maxBody) {
+      produce.countRequest(topic, 413);
+      return HttpServer::setError(res, 413, "PAYLOAD_TOO_LARGE",
+                                  "the request body is larger than the limit of " + std::to_string(maxBody) +
+                                      " bytes; split it into several requests");
     }
     const std::string async = req.get_param_value("async");
     if (!async.empty() && async != "true" && async != "false") {

@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -40,6 +42,27 @@ const std::vector<EnvOverride>& envOverrides() {
   return k;
 }
 
+// The whole file, or nullopt with `why` set (a missing file, a directory, a read
+// error). Never throws: libstdc++'s filebuf throws on a read error such as EISDIR.
+std::optional<std::string> readFile(const std::string& path, std::string& why) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    why = std::strerror(errno);
+    return std::nullopt;
+  }
+  try {
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) {
+      why = "read error";
+      return std::nullopt;
+    }
+    return text;
+  } catch (const std::exception&) {
+    why = std::strerror(errno);
+    return std::nullopt;
+  }
+}
+
 // Walks the document, collecting every error with the key it concerns.
 class Reader {
  public:
@@ -47,9 +70,16 @@ class Reader {
 
   std::vector<std::string> errors;
 
+  // The environment variable that set `key` (or the list `key[i]` belongs to).
+  std::optional<std::string> variable(const std::string& key) const {
+    auto it = fromEnv_.find(key.substr(0, key.find('[')));
+    if (it == fromEnv_.end()) return std::nullopt;
+    return it->second;
+  }
+
   void fail(const std::string& key, const std::string& what) {
-    auto it = fromEnv_.find(key);
-    errors.push_back(key + (it != fromEnv_.end() ? " (from " + it->second + ")" : "") + ": " + what);
+    auto v = variable(key);
+    errors.push_back(key + (v ? " (from " + *v + ")" : "") + ": " + what);
   }
 
   // A mapping whose keys must all be known; returns false (and reports) otherwise.
@@ -60,6 +90,10 @@ class Reader {
       return false;
     }
     for (const auto& kv : n) {
+      if (!kv.first.IsScalar()) {
+        fail(key.empty() ? "(top level)" : key, "keys must be plain names, not lists or mappings");
+        continue;
+      }
       const std::string k = kv.first.Scalar();
       if (!known.count(k)) {
         std::string list;
@@ -106,14 +140,24 @@ class Reader {
     out = *a;
   }
 
-  void stringList(const YAML::Node& n, const std::string& key, std::vector<std::string>& out) {
+  // A list of strings; `check`, if given, says what is wrong with an item ("" when nothing is).
+  // Errors name the item by its index in the list as written.
+  void stringList(const YAML::Node& n, const std::string& key, std::vector<std::string>& out,
+                  std::string (*check)(const std::string&) = nullptr) {
     if (!n || n.IsNull()) return;
     if (!n.IsSequence()) return fail(key, "must be a list of strings");
     out.clear();
     for (size_t i = 0; i < n.size(); ++i) {
+      const std::string itemKey = key + "[" + std::to_string(i) + "]";
       if (!n[i].IsScalar()) {
-        fail(key + "[" + std::to_string(i) + "]", "must be a string");
+        fail(itemKey, "must be a string");
         continue;
+      }
+      if (check) {
+        if (std::string why = check(n[i].Scalar()); !why.empty()) {
+          fail(itemKey, why);
+          continue;
+        }
       }
       out.push_back(n[i].Scalar());
     }
@@ -122,6 +166,10 @@ class Reader {
  private:
   std::map<std::string, std::string> fromEnv_;  // key → variable that set it
 };
+
+std::string checkTopicName(const std::string& t) {
+  return isValidTopicName(t) ? "" : "\"" + t + "\" is not a valid Kafka topic name";
+}
 
 std::string joinPath(const std::vector<std::string>& p) {
   std::string s;
@@ -149,10 +197,14 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
     auto it = env.find(o.variable);
     if (it == env.end()) continue;
     YAML::Node parent = root;
-    for (size_t i = 0; i + 1 < o.path.size(); ++i) {
-      if (!parent[o.path[i]] || !parent[o.path[i]].IsMap()) parent[o.path[i]] = YAML::Node(YAML::NodeType::Map);
-      parent.reset(parent[o.path[i]]);
+    bool reachable = true;
+    for (size_t i = 0; i + 1 < o.path.size() && reachable; ++i) {
+      if (!parent[o.path[i]] || parent[o.path[i]].IsNull()) parent[o.path[i]] = YAML::Node(YAML::NodeType::Map);
+      // A section the file got wrong (e.g. `kafka: [...]`) stays as it is and is reported.
+      if (!parent[o.path[i]].IsMap()) reachable = false;
+      else parent.reset(parent[o.path[i]]);
     }
+    if (!reachable) continue;
     if (o.list) {
       YAML::Node seq(YAML::NodeType::Sequence);
       std::stringstream ss(it->second);
@@ -198,22 +250,21 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
     r.string(a["tokenFile"], "api.tokenFile", tokenFile);
     if (!tokenFile.empty()) {
       if (!c.api.token.empty()) {
-        r.fail("api.tokenFile", "set either api.token or api.tokenFile, not both");
+        auto tokenVariable = r.variable("api.token");
+        r.fail("api.tokenFile", "set either api.token or api.tokenFile, not both" +
+                                    (tokenVariable ? " (api.token is set by " + *tokenVariable + ")" : ""));
       } else {
-        std::ifstream in(tokenFile);
-        std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-        if (!in.good() && !in.eof()) r.fail("api.tokenFile", "cannot read " + tokenFile);
-        else if (token.empty()) r.fail("api.tokenFile", tokenFile + " is missing or empty");
-        else c.api.token = token;
+        std::string why;
+        auto token = readFile(tokenFile, why);
+        while (token && !token->empty() && (token->back() == '\n' || token->back() == '\r' || token->back() == ' '))
+          token->pop_back();
+        if (!token) r.fail("api.tokenFile", "cannot read " + tokenFile + ": " + why);
+        else if (token->empty()) r.fail("api.tokenFile", tokenFile + " is empty");
+        else c.api.token = *token;
       }
     }
     r.integer(a["maxBodyBytes"], "api.maxBodyBytes", c.api.maxBodyBytes, 1024, 256LL * 1024 * 1024);
-    r.stringList(a["allowedTopics"], "api.allowedTopics", c.api.allowedTopics);
-    for (size_t i = 0; i < c.api.allowedTopics.size(); ++i)
-      if (!isValidTopicName(c.api.allowedTopics[i]))
-        r.fail("api.allowedTopics[" + std::to_string(i) + "]",
-               "\"" + c.api.allowedTopics[i] + "\" is not a valid Kafka topic name");
+    r.stringList(a["allowedTopics"], "api.allowedTopics", c.api.allowedTopics, checkTopicName);
     r.integer(a["workerThreads"], "api.workerThreads", c.api.workerThreads, 1, 4096);
   }
 
@@ -225,7 +276,7 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
   if (auto l = root["log"]; r.mapping(l, "log", {"level"})) {
     r.string(l["level"], "log.level", c.logLevel);
     if (c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warn" && c.logLevel != "error")
-      r.fail("log.level", "must be one of debug, info, warn, error");
+      r.fail("log.level", "must be one of debug, info, warn, error, got \"" + c.logLevel + "\"");
   }
 
   if (auto s = root["subscriptions"]; s && !s.IsNull()) {
@@ -239,10 +290,10 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
 }
 
 ConfigResult loadSidecarConfig(const std::string& path, const Environment& env) {
-  std::ifstream in(path);
-  if (!in) return {std::nullopt, {"cannot read config file " + path}};
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parseSidecarConfig(text, env);
+  std::string why;
+  auto text = readFile(path, why);
+  if (!text) return {std::nullopt, {"cannot read config file " + path + ": " + why}};
+  return parseSidecarConfig(*text, env);
 }
 
 Environment processEnvironment() {

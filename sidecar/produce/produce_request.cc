@@ -10,6 +10,9 @@ namespace {
 
 using Json = nlohmann::json;
 
+constexpr int kMaxJsonDepth = 64;
+struct TooDeep {};
+
 ApiError invalid(const std::string& where, const std::string& what) {
   return {400, "INVALID_REQUEST", where + ": " + what, std::nullopt};
 }
@@ -56,9 +59,18 @@ std::variant<std::vector<OutgoingRecord>, ApiError> parseJsonRecords(const std::
                                                                      std::string_view body) {
   Json doc;
   try {
-    doc = Json::parse(body);
+    // Nesting is bounded: serializing a value recurses once per level, so an
+    // unbounded depth would let one request exhaust a worker thread's stack.
+    doc = Json::parse(body, [](int depth, Json::parse_event_t, Json&) {
+      if (depth > kMaxJsonDepth) throw TooDeep();
+      return true;
+    });
   } catch (const Json::parse_error& e) {
     return ApiError{400, "INVALID_JSON", std::string("the body is not valid JSON (") + e.what() + ")", std::nullopt};
+  } catch (const TooDeep&) {
+    return ApiError{400, "INVALID_JSON",
+                    "the body nests arrays/objects deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                    std::nullopt};
   }
   if (!doc.is_object()) return invalid("body", "must be a JSON object {\"records\":[...]}");
   for (const auto& [k, v] : doc.items())
