@@ -9,8 +9,17 @@ namespace tributary {
 HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes) {
   server_.new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
   server_.set_tcp_nodelay(true);
+  // httplib's default also sets SO_REUSEPORT, which lets a second process bind
+  // the same port and silently share the traffic; a taken port must be an error.
+  server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_.set_keep_alive_max_count(1'000'000);
-  server_.set_keep_alive_timeout(30);
+  // An idle keep-alive connection holds its worker, and stop() waits for it,
+  // for up to this long (httplib only checks for shutdown between requests):
+  // short, so that shutdown is prompt; clients simply reconnect after idling.
+  server_.set_keep_alive_timeout(2);
   server_.set_read_timeout(30);
   server_.set_write_timeout(30);
   server_.set_payload_max_length(maxBodyBytes);

@@ -51,10 +51,18 @@ void EmbeddedKafka::setAllBrokersUp() {
   for (int id = 1; id <= impl_->brokers; ++id) setBrokerUp(id);
 }
 
+void EmbeddedKafka::setAllBrokersRtt(int ms) {
+  for (int id = 1; id <= impl_->brokers; ++id) rd_kafka_mock_broker_set_rtt(impl_->cluster, id, ms);
+}
+
 void EmbeddedKafka::pushRequestErrors(int16_t apiKey, const std::vector<int>& errors) {
   std::vector<rd_kafka_resp_err_t> errs;
   for (int e : errors) errs.push_back(static_cast<rd_kafka_resp_err_t>(e));
   rd_kafka_mock_push_request_errors_array(impl_->cluster, apiKey, errs.size(), errs.data());
+}
+
+void EmbeddedKafka::setTopicError(const std::string& topic, int error) {
+  rd_kafka_mock_topic_set_error(impl_->cluster, topic.c_str(), static_cast<rd_kafka_resp_err_t>(error));
 }
 
 }  // namespace tributary

@@ -31,9 +31,14 @@ class EmbeddedKafka {
   void setBrokerUp(int brokerId);
   void setAllBrokersDown();
   void setAllBrokersUp();
+  // Every broker answers `ms` milliseconds late (0: no delay).
+  void setAllBrokersRtt(int ms);
   // The next `errors.size()` requests with this Kafka API key (e.g. 0 = Produce)
   // fail with these Kafka error codes, in order, on whichever broker receives them.
   void pushRequestErrors(int16_t apiKey, const std::vector<int>& errors);
+  // Metadata responses report this Kafka error code for the topic (0 clears it),
+  // e.g. 3 (UNKNOWN_TOPIC_OR_PARTITION) to act as a cluster without auto-creation.
+  void setTopicError(const std::string& topic, int error);
 
  private:
   struct Impl;

@@ -47,23 +47,26 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
                       ProduceService& produce, ApiInfo info) {
   httplib::Server& s = server.routes();
   const std::string token = config.token;
-  s.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-    if (token.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
-    const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (auth.rfind(prefix, 0) == 0 && sameSecret(auth.substr(prefix.size()), token))
-      return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    HttpServer::setError(res, 401, "UNAUTHORIZED",
-                         auth.empty() ? "this API needs \"Authorization: Bearer <token>\""
-                                      : "the bearer token is not valid for this sidecar");
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  // Authentication runs inside each handler, after httplib has read the body:
+  // answering from a pre-routing handler would leave an unread body on a
+  // keep-alive connection, to be parsed as the next request.
+  auto authed = [token](httplib::Server::Handler handler) -> httplib::Server::Handler {
+    if (token.empty()) return handler;
+    return [token, handler](const httplib::Request& req, httplib::Response& res) {
+      const std::string auth = req.get_header_value("Authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) == 0 && sameSecret(auth.substr(prefix.size()), token)) return handler(req, res);
+      res.set_header("WWW-Authenticate", "Bearer");
+      HttpServer::setError(res, 401, "UNAUTHORIZED",
+                           auth.empty() ? "this API needs \"Authorization: Bearer <token>\""
+                                        : "the bearer token is not valid for this sidecar");
+    };
+  };
 
   const std::set<std::string> allowed(config.allowedTopics.begin(), config.allowedTopics.end());
   const std::string recordsPath = R"(/v1/topics/([^/]+)/records)";
   const size_t maxBody = config.maxBodyBytes;
-  s.Post(recordsPath, [&produce, allowed, maxBody](const httplib::Request& req, httplib::Response& res) {
+  s.Post(recordsPath, authed([&produce, allowed, maxBody](const httplib::Request& req, httplib::Response& res) {
     const auto received = std::chrono::steady_clock::now();
     const std::string topic = req.matches[1];
     if (!isValidTopicName(topic)) {
@@ -105,7 +108,7 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
     }
     auto r = produce.produce(topic, std::move(records), async == "true", received);
     reply(res, r.status, r.body, r.retryAfterSeconds);
-  });
+  }));
   methodNotAllowed(s, recordsPath, "POST");
 
   Json infoBody{{"version", TRIBUTARY_VERSION},
@@ -116,9 +119,9 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
                 {"authentication", config.token.empty() ? "none" : "bearer"}};
   if (info.devMode) infoBody["bootstrapServers"] = info.bootstrapServers;
   const std::string infoText = infoBody.dump();
-  s.Get("/v1/info", [infoText](const httplib::Request&, httplib::Response& res) {
+  s.Get("/v1/info", authed([infoText](const httplib::Request&, httplib::Response& res) {
     res.set_content(infoText, "application/json");
-  });
+  }));
   methodNotAllowed(s, "/v1/info", "GET");
 }
 

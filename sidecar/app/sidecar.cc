@@ -26,7 +26,12 @@ class SidecarImpl final : public Sidecar {
 
   bool start(std::string& error) {
     if (config_.embeddedKafka()) {
-      embedded_ = std::make_unique<EmbeddedKafka>(3);
+      try {
+        embedded_ = std::make_unique<EmbeddedKafka>(3);
+      } catch (const std::exception& e) {
+        error = e.what();
+        return false;
+      }
       bootstrap_ = embedded_->bootstrapServers();
       log::info("started the embedded Kafka cluster (dev mode: 3 brokers, topics auto-created)",
                 {{"bootstrapServers", bootstrap_}});
@@ -68,8 +73,14 @@ class SidecarImpl final : public Sidecar {
                {"queued", std::to_string(producer_->queueDepth())}});
     service_->stopAccepting();
     unflushed_ = producer_->flush(left());
-    // Requests whose records were flushed now write their answers.
-    service_->waitIdle(left());
+    if (unflushed_ > 0) {
+      // Grace is over: fail what is left so that every waiting request answers
+      // (503 / 504, never 200) and the process exits within the grace period.
+      producer_->abandonOutstanding();
+    }
+    // Requests now write their answers; the delivery reports of abandoned
+    // records arrive at once, so this wait is short.
+    service_->waitIdle(std::max(left(), std::chrono::milliseconds(2000)));
     api_.stop();
     admin_.stop();
     if (unflushed_ > 0)

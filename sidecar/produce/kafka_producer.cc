@@ -38,8 +38,9 @@ ProduceError classify(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
       return ProduceError::BrokersUnavailable;
     case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
-    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
       return ProduceError::ShuttingDown;
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+      return ProduceError::DeliveryTimeout;  // a request was on the wire: it may have been written
     default:
       return ProduceError::KafkaError;
   }
@@ -162,6 +163,10 @@ class KafkaProducer final : public Producer {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, timeout, [&] { return rd_kafka_outq_len(rk_) == 0; });
     return rd_kafka_outq_len(rk_);
+  }
+
+  void abandonOutstanding() override {
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
   }
 
   int queueDepth() const override { return rd_kafka_outq_len(rk_); }

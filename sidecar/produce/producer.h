@@ -60,6 +60,10 @@ class Producer {
   // Waits until every enqueued record has its delivery report, or the timeout.
   // Returns the number of records still outstanding.
   virtual int flush(std::chrono::milliseconds timeout) = 0;
+  // Fails every record not yet acknowledged, so that their requests answer now:
+  // queued ones as ShuttingDown (certainly not written), in-flight ones as
+  // DeliveryTimeout (outcome unknown). For the end of a shutdown grace period.
+  virtual void abandonOutstanding() = 0;
   // Records enqueued and not yet reported.
   virtual int queueDepth() const = 0;
   // False once the client has seen every broker down, until one answers again.
