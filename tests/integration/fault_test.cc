@@ -54,6 +54,14 @@ TEST_F(Faults, BrokersDownGiveErrorsNeverA200AndRecoveryServesAgain) {
   // Once librdkafka has seen every broker down, requests are refused at once.
   EXPECT_FALSE(refused.empty()) << "expected at least one immediate 503 while all brokers are down";
   EXPECT_GE(metricValue(R"(tributary_produce_requests_total{code="503",topic="faulty"})"), 1);
+  // Readiness follows: the next metadata request goes unanswered and /readyz says so.
+  int ready = 200;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       ready == 200 && std::chrono::steady_clock::now() < until;) {
+    ready = adminClient()->Get("/readyz")->status;
+    if (ready == 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ready, 503);
 
   kafka->setAllBrokersUp();
   // Recovery is awaited as a condition: the first 200, within a bound.

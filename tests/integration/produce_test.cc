@@ -193,3 +193,33 @@ TEST_F(Produce, HealthAndReadinessAndMetricsAreServed) {
 }
 
 }  // namespace
+
+namespace {
+
+class FastStatistics : public tributary::test::SidecarTest {
+ protected:
+  void configure(tributary::sidecar::SidecarConfig& c) override {
+    c.kafka.properties["statistics.interval.ms"] = "100";
+  }
+};
+
+TEST_F(FastStatistics, BrokerGaugesFromLibrdkafkaStatisticsAppearInMetrics) {
+  auto res = postJson("stats", R"({"records":[{"value":1}]})");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  // Statistics arrive every 100 ms; await the first per-broker lines.
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    body = adminClient()->Get("/metrics")->body;
+    if (body.find("tributary_kafka_broker_rtt_seconds{") != std::string::npos &&
+        body.find("tributary_kafka_broker_up{") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(body.find("tributary_kafka_broker_rtt_seconds{"), std::string::npos) << body;
+  EXPECT_NE(body.find("tributary_kafka_broker_outbuf_requests{"), std::string::npos);
+  EXPECT_NE(body.find("tributary_kafka_broker_up{"), std::string::npos);
+}
+
+}  // namespace
