@@ -1,0 +1,56 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace tributary::sidecar {
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = -1;
+  auto operator<=>(const TopicPartition&) const = default;
+};
+
+// At-least-once bookkeeping: which fetched offsets are still unsettled, and
+// the offset that may be committed — the lowest unsettled offset of the
+// partition, or one past the highest fetched when everything is settled. An
+// offset is never committed while it, or anything before it, is unsettled.
+// Offsets may have gaps (compaction, transaction markers): only fetched
+// offsets count.
+//
+// Thread safety: none; owned by the subscription's consumer thread.
+class OffsetTracker {
+ public:
+  // Starts tracking a partition (on assignment); forgets earlier state.
+  void assign(const TopicPartition& tp);
+  // Forgets a partition (after revocation was committed).
+  void revoke(const TopicPartition& tp);
+  bool assigned(const TopicPartition& tp) const { return partitions_.count(tp) > 0; }
+
+  // A fetched record, in fetch order. Ignored for partitions not assigned.
+  void fetched(const TopicPartition& tp, int64_t offset);
+  // The record is done: delivered, dead-lettered (acknowledged) or dropped.
+  void settled(const TopicPartition& tp, int64_t offset);
+
+  // The offset to commit if it advanced past the last committed one.
+  std::optional<int64_t> commitCandidate(const TopicPartition& tp) const;
+  void committed(const TopicPartition& tp, int64_t offset);
+
+  // Fetched and not yet settled.
+  size_t unsettled(const TopicPartition& tp) const;
+  size_t unsettledTotal() const;
+
+  const auto& partitions() const { return partitions_; }
+
+ private:
+  struct State {
+    std::set<int64_t> unsettled;
+    int64_t highestFetched = -1;
+    int64_t lastCommitted = -1;
+  };
+  std::map<TopicPartition, State> partitions_;
+};
+
+}  // namespace tributary::sidecar
