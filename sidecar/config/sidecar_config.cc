@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -131,6 +132,39 @@ class Reader {
     out = *d;
   }
 
+  void number(const YAML::Node& n, const std::string& key, double& out, double min, double max) {
+    if (!n || n.IsNull()) return;
+    double v;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) return fail(key, "must be a number");
+    if (!(v >= min && v <= max))
+      return fail(key, "must be between " + trim(std::to_string(min)) + " and " + trim(std::to_string(max)) +
+                           ", got " + n.Scalar());
+    out = v;
+  }
+
+  // A string that must be one of `choices`; returns the index chosen, or nullopt (absent or wrong).
+  std::optional<size_t> choice(const YAML::Node& n, const std::string& key, const std::vector<std::string>& choices) {
+    if (!n || n.IsNull()) return std::nullopt;
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+    if (!n.IsScalar()) {
+      fail(key, "must be one of " + list);
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < choices.size(); ++i)
+      if (n.Scalar() == choices[i]) return i;
+    fail(key, "must be one of " + list + ", got \"" + n.Scalar() + "\"");
+    return std::nullopt;
+  }
+
+  static std::string trim(std::string s) {
+    if (s.find('.') != std::string::npos) {
+      while (!s.empty() && s.back() == '0') s.pop_back();
+      if (!s.empty() && s.back() == '.') s.pop_back();
+    }
+    return s;
+  }
+
   void listen(const YAML::Node& n, const std::string& key, ListenAddress& out) {
     std::string s;
     string(n, key, s);
@@ -169,6 +203,75 @@ class Reader {
 
 std::string checkTopicName(const std::string& t) {
   return isValidTopicName(t) ? "" : "\"" + t + "\" is not a valid Kafka topic name";
+}
+
+bool validSubscriptionName(const std::string& n) {
+  if (n.empty() || n.size() > 63) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return n.front() != '-' && n.back() != '-';
+}
+
+void readSubscription(Reader& r, const YAML::Node& n, size_t index, SubscriptionConfig& s) {
+  // Errors name the subscription by its name when it has a usable one, else by position.
+  std::string at = "subscriptions[" + std::to_string(index) + "]";
+  if (n.IsMap() && n["name"] && n["name"].IsScalar() && validSubscriptionName(n["name"].Scalar()))
+    at = "subscriptions[" + n["name"].Scalar() + "]";
+  if (!r.mapping(n, at, {"name", "mode", "topics", "group", "endpoint", "ordering", "maxInFlight", "timeout",
+                         "ackTimeout", "startFrom", "retry", "deadLetterTopic", "onExhausted"})) {
+    if (!n || n.IsNull()) r.fail(at, "must be a mapping");
+    return;
+  }
+  r.string(n["name"], at + ".name", s.name);
+  if (s.name.empty()) r.fail(at + ".name", "is required");
+  else if (!validSubscriptionName(s.name))
+    r.fail(at + ".name", "\"" + s.name + "\" must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'");
+  if (auto m = r.choice(n["mode"], at + ".mode", {"push", "pull"})) s.mode = *m == 0 ? SubscriptionConfig::Mode::Push : SubscriptionConfig::Mode::Pull;
+  r.stringList(n["topics"], at + ".topics", s.topics, checkTopicName);
+  if (!n["topics"] || n["topics"].IsNull() || (n["topics"].IsSequence() && n["topics"].size() == 0))
+    r.fail(at + ".topics", "is required: list at least one topic");
+  r.string(n["group"], at + ".group", s.group);
+  if (s.group.empty()) r.fail(at + ".group", "is required: the consumer group id the sidecars of this app share");
+  r.string(n["endpoint"], at + ".endpoint", s.endpoint);
+  if (s.mode == SubscriptionConfig::Mode::Push) {
+    if (s.endpoint.empty())
+      r.fail(at + ".endpoint", "is required for mode push: the app's URL, e.g. http://127.0.0.1:8080/events");
+    else if (s.endpoint.rfind("http://", 0) != 0 && s.endpoint.rfind("https://", 0) != 0)
+      r.fail(at + ".endpoint", "\"" + s.endpoint + "\" must be an http:// or https:// URL");
+  } else if (!s.endpoint.empty()) {
+    r.fail(at + ".endpoint", "is for mode push only; a pull subscription is read with POST /v1/subscriptions/" +
+                                 s.name + "/poll");
+  }
+  if (auto o = r.choice(n["ordering"], at + ".ordering", {"partition", "key", "none"}))
+    s.ordering = static_cast<SubscriptionConfig::Ordering>(*o);
+  r.integer(n["maxInFlight"], at + ".maxInFlight", s.maxInFlight, 1, 10000);
+  r.duration(n["timeout"], at + ".timeout", s.timeout, std::chrono::milliseconds(10));
+  r.duration(n["ackTimeout"], at + ".ackTimeout", s.ackTimeout, std::chrono::milliseconds(1000));
+  if (auto f = r.choice(n["startFrom"], at + ".startFrom", {"earliest", "latest"}))
+    s.startFrom = *f == 0 ? SubscriptionConfig::StartFrom::Earliest : SubscriptionConfig::StartFrom::Latest;
+  if (auto rt = n["retry"];
+      r.mapping(rt, at + ".retry", {"maxAttempts", "initialBackoff", "maxBackoff", "multiplier", "jitter"})) {
+    r.integer(rt["maxAttempts"], at + ".retry.maxAttempts", s.retry.maxAttempts, 1, 1000);
+    r.duration(rt["initialBackoff"], at + ".retry.initialBackoff", s.retry.initialBackoff, std::chrono::milliseconds(1));
+    r.duration(rt["maxBackoff"], at + ".retry.maxBackoff", s.retry.maxBackoff, std::chrono::milliseconds(1));
+    r.number(rt["multiplier"], at + ".retry.multiplier", s.retry.multiplier, 1.0, 100.0);
+    r.number(rt["jitter"], at + ".retry.jitter", s.retry.jitter, 0.0, 1.0);
+    if (s.retry.maxBackoff < s.retry.initialBackoff)
+      r.fail(at + ".retry.maxBackoff", "must not be shorter than retry.initialBackoff");
+  }
+  r.string(n["deadLetterTopic"], at + ".deadLetterTopic", s.deadLetterTopic);
+  if (!s.deadLetterTopic.empty()) {
+    if (!isValidTopicName(s.deadLetterTopic))
+      r.fail(at + ".deadLetterTopic", checkTopicName(s.deadLetterTopic));
+    else if (std::find(s.topics.begin(), s.topics.end(), s.deadLetterTopic) != s.topics.end())
+      r.fail(at + ".deadLetterTopic", "must not be one of the subscription's own topics (dead letters would loop)");
+    s.onExhausted = SubscriptionConfig::OnExhausted::DeadLetter;
+  }
+  if (auto e = r.choice(n["onExhausted"], at + ".onExhausted", {"deadLetter", "block", "drop"})) {
+    s.onExhausted = static_cast<SubscriptionConfig::OnExhausted>(*e);
+    if (*e == 0 && s.deadLetterTopic.empty())
+      r.fail(at + ".onExhausted", "deadLetter needs deadLetterTopic");
+  }
 }
 
 std::string joinPath(const std::vector<std::string>& p) {
@@ -280,9 +383,23 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
   }
 
   if (auto s = root["subscriptions"]; s && !s.IsNull()) {
-    if (!s.IsSequence()) r.fail("subscriptions", "must be a list");
-    else if (s.size() > 0)
-      r.fail("subscriptions", "consuming is not available in this version of the sidecar yet; remove the entries");
+    if (!s.IsSequence()) {
+      r.fail("subscriptions", "must be a list");
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < s.size(); ++i) {
+        SubscriptionConfig sub;
+        readSubscription(r, s[i], i, sub);
+        if (!sub.name.empty() && !names.insert(sub.name).second)
+          r.fail("subscriptions[" + std::to_string(i) + "].name", "\"" + sub.name + "\" is used by another subscription");
+        c.subscriptions.push_back(std::move(sub));
+      }
+      // The entries are validated in full, so a config written today is known
+      // to be right; the delivery engine arrives with issue #3.
+      if (s.size() > 0)
+        r.fail("subscriptions",
+               "consuming is not available in this version of the sidecar yet; remove the entries");
+    }
   }
 
   if (!r.errors.empty()) return {std::nullopt, r.errors};

@@ -9,6 +9,7 @@
 
 #include "common/config/listen_address.h"
 #include "common/kafka/client_properties.h"
+#include "sidecar/consume/retry_policy.h"
 
 namespace tributary::sidecar {
 
@@ -37,12 +38,35 @@ struct ShutdownConfig {
   std::chrono::milliseconds gracePeriod{20'000};
 };
 
+// One `subscriptions:` entry (the consume path; see sidecar/README.md).
+struct SubscriptionConfig {
+  enum class Mode { Push, Pull };
+  enum class Ordering { Partition, Key, None };
+  enum class StartFrom { Earliest, Latest };
+  enum class OnExhausted { DeadLetter, Block, Drop };
+
+  std::string name;  // [a-z0-9-], unique: used in URLs, metrics and dead-letter headers
+  Mode mode = Mode::Push;
+  std::vector<std::string> topics;
+  std::string group;     // consumer group id
+  std::string endpoint;  // push only: http(s)://host[:port]/path
+  Ordering ordering = Ordering::Partition;
+  int maxInFlight = 64;
+  std::chrono::milliseconds timeout{10'000};     // per push attempt
+  std::chrono::milliseconds ackTimeout{30'000};  // pull lease
+  StartFrom startFrom = StartFrom::Latest;
+  RetryConfig retry;
+  std::string deadLetterTopic;  // empty: none
+  OnExhausted onExhausted = OnExhausted::Block;  // DeadLetter when deadLetterTopic is set, unless given
+};
+
 struct SidecarConfig {
   KafkaConfig kafka;
   ApiConfig api;
   AdminConfig admin;
   ShutdownConfig shutdown;
   std::string logLevel = "info";
+  std::vector<SubscriptionConfig> subscriptions;
 
   bool embeddedKafka() const { return kafka.bootstrapServers.empty(); }
 };
