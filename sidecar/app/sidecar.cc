@@ -9,6 +9,9 @@
 #include "common/metrics/exposition.h"
 #include "common/metrics/process_collector.h"
 #include "sidecar/api/api_routes.h"
+#include "sidecar/consume/deliverer.h"
+#include "sidecar/consume/kafka_consumer.h"
+#include "sidecar/consume/subscription_runner.h"
 #include "sidecar/produce/kafka_producer.h"
 #include "sidecar/produce/produce_service.h"
 
@@ -42,6 +45,26 @@ class SidecarImpl final : public Sidecar {
     if (!producer_) return false;
     service_ = std::make_unique<ProduceService>(*producer_, metrics_, config_.kafka.deliveryTimeout);
 
+    for (const auto& sub : config_.subscriptions) {
+      auto parts = std::make_unique<Subscription>();
+      const std::string firstBroker = bootstrap_.substr(0, bootstrap_.find(','));
+      // Each worker keeps one connection to the app: enough for maxInFlight,
+      // capped so that an app with a small thread pool is not flooded with
+      // connections it cannot serve.
+      parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, std::min(sub.maxInFlight, 16),
+                                               "kafka://" + firstBroker);
+      const KafkaConfig kafka = config_.kafka;
+      const std::string bootstrap = bootstrap_;
+      parts->runner = std::make_unique<SubscriptionRunner>(
+          sub,
+          [kafka, bootstrap, sub](RebalanceListener& l, std::string& err) {
+            return makeKafkaConsumer(kafka, bootstrap, sub, l, err);
+          },
+          *parts->deliverer, *producer_, metrics_);
+      if (!parts->runner->start(error)) return false;
+      subscriptions_.push_back(std::move(parts));
+    }
+
     installApiRoutes(api_, config_.api, config_.kafka.deliveryTimeout, *service_,
                      {config_.embeddedKafka(), bootstrap_});
     installAdminRoutes();
@@ -72,6 +95,8 @@ class SidecarImpl final : public Sidecar {
               {{"gracePeriod", std::to_string(config_.shutdown.gracePeriod.count()) + "ms"},
                {"queued", std::to_string(producer_->queueDepth())}});
     service_->stopAccepting();
+    // Subscriptions first: their dead-letter writes go through the producer.
+    for (auto& s : subscriptions_) s->runner->stop(left());
     unflushed_ = producer_->flush(left());
     if (unflushed_ > 0) {
       // Grace is over: fail what is left so that every waiting request answers
@@ -83,6 +108,7 @@ class SidecarImpl final : public Sidecar {
     service_->waitIdle(std::max(left(), std::chrono::milliseconds(2000)));
     api_.stop();
     admin_.stop();
+    subscriptions_.clear();
     if (unflushed_ > 0)
       log::warn("grace period over with records unacknowledged; their requests were answered with an error",
                 {{"records", std::to_string(unflushed_)}});
@@ -103,7 +129,12 @@ class SidecarImpl final : public Sidecar {
     s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       nlohmann::json checks{{"brokers", producer_->metadataAnswered() ? "ok" : "no broker answered a metadata request"},
                             {"shutdown", shutDown_.load() ? "shutting down" : "ok"}};
-      const bool ready = producer_->metadataAnswered() && !shutDown_.load();
+      bool ready = producer_->metadataAnswered() && !shutDown_.load();
+      for (size_t i = 0; i < subscriptions_.size(); ++i) {
+        const bool joined = subscriptions_[i]->runner->joined();
+        checks["subscription:" + config_.subscriptions[i].name] = joined ? "ok" : "not yet joined its consumer group";
+        ready = ready && joined;
+      }
       res.status = ready ? 200 : 503;
       res.set_content(nlohmann::json{{"ready", ready}, {"checks", checks}}.dump(), "application/json");
     });
@@ -117,6 +148,13 @@ class SidecarImpl final : public Sidecar {
   std::shared_ptr<ProcessCollector> processCollector_ = std::make_shared<ProcessCollector>();
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<ProduceService> service_;
+  // The deliverer is declared after the runner, so it is destroyed first: its
+  // last callbacks still find the runner.
+  struct Subscription {
+    std::unique_ptr<SubscriptionRunner> runner;
+    std::unique_ptr<Deliverer> deliverer;
+  };
+  std::vector<std::unique_ptr<Subscription>> subscriptions_;
   HttpServer api_;
   HttpServer admin_;
   std::atomic<bool> shutDown_{false};

@@ -26,6 +26,30 @@ SidecarMetrics::SidecarMetrics()
                         .Help("Records waiting in the producer's queue for a broker acknowledgement")
                         .Register(*registry)
                         .Add({})),
+      deliveries(prometheus::BuildCounter()
+                     .Name("tributary_deliveries_total")
+                     .Help("Delivery attempts' outcomes by subscription, topic and outcome")
+                     .Register(*registry)),
+      deliveryDuration(prometheus::BuildHistogram()
+                           .Name("tributary_delivery_duration_seconds")
+                           .Help("Push delivery attempts: request sent to the app's answer")
+                           .Register(*registry)),
+      deliveryAttempts(prometheus::BuildHistogram()
+                           .Name("tributary_delivery_attempts")
+                           .Help("Attempts a record took until it was settled")
+                           .Register(*registry)),
+      inflight(prometheus::BuildGauge()
+                   .Name("tributary_inflight")
+                   .Help("Records fetched and not yet settled, by subscription")
+                   .Register(*registry)),
+      deadLetters(prometheus::BuildCounter()
+                      .Name("tributary_dead_letters_total")
+                      .Help("Records written to the dead-letter topic, by subscription and original topic")
+                      .Register(*registry)),
+      pausedPartitions(prometheus::BuildGauge()
+                           .Name("tributary_paused_partitions")
+                           .Help("Partitions paused because the app is not keeping up, by subscription")
+                           .Register(*registry)),
       info(prometheus::BuildGauge()
                .Name("tributary_sidecar_info")
                .Help("Sidecar build information")

@@ -23,6 +23,13 @@ struct SidecarMetrics {
   prometheus::Histogram& produceDuration;
   // Records in librdkafka's queue, refreshed at each scrape.
   prometheus::Gauge& producerQueue;
+  // Consume path, by subscription. outcome: success | retry | dead_letter | dropped.
+  prometheus::Family<prometheus::Counter>& deliveries;
+  prometheus::Family<prometheus::Histogram>& deliveryDuration;  // per attempt
+  prometheus::Family<prometheus::Histogram>& deliveryAttempts;  // per settled record
+  prometheus::Family<prometheus::Gauge>& inflight;
+  prometheus::Family<prometheus::Counter>& deadLetters;
+  prometheus::Family<prometheus::Gauge>& pausedPartitions;
   // 1 while the process is up.
   prometheus::Gauge& info;
 };

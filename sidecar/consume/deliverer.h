@@ -1,0 +1,39 @@
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sidecar/consume/consumer.h"
+#include "sidecar/consume/retry_policy.h"
+
+namespace tributary::sidecar {
+
+struct AttemptResult {
+  AttemptOutcome outcome = AttemptOutcome::Retryable;
+  int httpStatus = 0;  // 0: no HTTP answer (timeout, refused, reset)
+  std::string error;   // the failure in words, e.g. "HTTP 400: <body>" or "connection refused"
+  std::optional<std::chrono::milliseconds> retryAfter;
+  std::chrono::duration<double> took{0};
+};
+
+// Hands one record to the app. Thread safety: deliver() from the subscription's
+// thread; `done` is called exactly once, from a deliverer thread.
+class Deliverer {
+ public:
+  using Done = std::function<void(AttemptResult)>;
+  virtual ~Deliverer() = default;
+  virtual void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) = 0;
+};
+
+// POSTs records to the app's endpoint as binary-mode CloudEvents, from a pool
+// of `workers` threads, each with its own keep-alive connection.
+std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,
+                                                 int workers, const std::string& source);
+
+// The CloudEvent headers of a record (exposed for tests).
+std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const ConsumedRecord& r, int attempt,
+                                                                  const std::string& source);
+
+}  // namespace tributary::sidecar

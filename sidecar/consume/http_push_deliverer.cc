@@ -1,0 +1,172 @@
+#include <httplib.h>
+
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/codec/base64.h"
+#include "sidecar/consume/deliverer.h"
+
+namespace tributary::sidecar {
+namespace {
+
+bool isText(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  try {
+    (void)nlohmann::json(s).dump();  // throws on bytes that are not UTF-8
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+std::string rfc3339(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+class HttpPushDeliverer final : public Deliverer {
+ public:
+  HttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout, int workers,
+                    std::string source)
+      : timeout_(timeout), source_(std::move(source)) {
+    const auto schemeEnd = endpoint.find("://");
+    const auto pathStart = endpoint.find('/', schemeEnd == std::string::npos ? 0 : schemeEnd + 3);
+    base_ = endpoint.substr(0, pathStart);
+    path_ = pathStart == std::string::npos ? "/" : endpoint.substr(pathStart);
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  }
+
+  ~HttpPushDeliverer() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) override {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back({std::move(record), attempt, std::move(done)});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Job {
+    std::shared_ptr<const ConsumedRecord> record;
+    int attempt;
+    Done done;
+  };
+
+  void work() {
+    httplib::Client client(base_);
+    client.set_tcp_nodelay(true);
+    client.set_keep_alive(true);
+    const auto secs = timeout_.count() / 1000;
+    const auto usecs = (timeout_.count() % 1000) * 1000;
+    client.set_connection_timeout(secs, usecs);
+    client.set_read_timeout(secs, usecs);
+    client.set_write_timeout(secs, usecs);
+    while (true) {
+      Job job;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        // Jobs left at shutdown are still answered, so every record is accounted for.
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job.done(attempt(client, *job.record, job.attempt));
+    }
+  }
+
+  AttemptResult attempt(httplib::Client& client, const ConsumedRecord& r, int attempt) {
+    httplib::Headers headers;
+    std::string contentType;
+    for (auto& [k, v] : cloudEventHeaders(r, attempt, source_)) {
+      if (k == "Content-Type") contentType = v;
+      else headers.emplace(k, v);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto res = client.Post(path_.c_str(), headers, r.value.value_or(""), contentType.c_str());
+    AttemptResult out;
+    out.took = std::chrono::steady_clock::now() - start;
+    if (!res) {
+      out.outcome = AttemptOutcome::Retryable;
+      out.error = "no HTTP answer from " + base_ + path_ + ": " + httplib::to_string(res.error());
+      return out;
+    }
+    out.httpStatus = res->status;
+    out.outcome = classifyHttpStatus(res->status);
+    if (out.outcome != AttemptOutcome::Delivered) {
+      out.error = "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 512);
+      if (res->has_header("Retry-After"))
+        out.retryAfter = parseRetryAfter(res->get_header_value("Retry-After"), std::time(nullptr));
+    }
+    return out;
+  }
+
+  const std::chrono::milliseconds timeout_;
+  const std::string source_;
+  std::string base_;
+  std::string path_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;  // guarded by mutex_
+  bool stopping_ = false; // guarded by mutex_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const ConsumedRecord& r, int attempt,
+                                                                  const std::string& source) {
+  std::vector<std::pair<std::string, std::string>> h = {
+      {"ce-specversion", "1.0"},
+      {"ce-id", r.tp.topic + "-" + std::to_string(r.tp.partition) + "-" + std::to_string(r.offset)},
+      {"ce-source", source + "/" + r.tp.topic},
+      {"ce-type", "dev.tributary.kafka.record"},
+      {"ce-partition", std::to_string(r.tp.partition)},
+      {"ce-offset", std::to_string(r.offset)},
+      {"Tributary-Attempt", std::to_string(attempt)},
+  };
+  if (r.timestampMs >= 0) h.emplace_back("ce-time", rfc3339(r.timestampMs));
+  if (r.key) {
+    if (isText(*r.key)) {
+      h.emplace_back("ce-key", *r.key);
+    } else {
+      h.emplace_back("ce-key", base64Encode(*r.key));
+      h.emplace_back("ce-keyencoding", "base64");
+    }
+  }
+  std::string contentType;
+  for (const auto& [name, value] : r.headers) {
+    if (name == "content-type") contentType = value;
+    // Header values must be text on the wire; anything else travels as base64.
+    h.emplace_back("Kafka-Header-" + name, isText(value) ? value : base64Encode(value));
+  }
+  if (contentType.empty())
+    contentType = r.value && nlohmann::json::accept(*r.value) ? "application/json" : "application/octet-stream";
+  h.emplace_back("Content-Type", contentType);
+  return h;
+}
+
+std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,
+                                                 int workers, const std::string& source) {
+  return std::make_unique<HttpPushDeliverer>(endpoint, timeout, workers, source);
+}
+
+}  // namespace tributary::sidecar

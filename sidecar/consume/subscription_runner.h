@@ -1,0 +1,110 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "sidecar/config/sidecar_config.h"
+#include "sidecar/consume/consumer.h"
+#include "sidecar/consume/deliverer.h"
+#include "sidecar/consume/offset_tracker.h"
+#include "sidecar/consume/retry_policy.h"
+#include "sidecar/metrics/sidecar_metrics.h"
+#include "sidecar/produce/producer.h"
+
+namespace tributary::sidecar {
+
+// Runs one push subscription: fetch → dispatch (by ordering, bounded by
+// maxInFlight) → deliver → retry with backoff → settle (delivered, dead-lettered
+// once the dead-letter write is acknowledged, or dropped by policy) → commit
+// only what is settled, with every offset before it.
+//
+// Threads: one thread of its own owns every piece of state below (the consumer,
+// the tracker, the partition queues); deliverer threads and the producer's poll
+// thread hand results back through `post()`. start()/stop() are called from the
+// controlling thread; joined() from any thread.
+class SubscriptionRunner final : public RebalanceListener {
+ public:
+  using ConsumerFactory = std::function<std::unique_ptr<Consumer>(RebalanceListener&, std::string& error)>;
+
+  SubscriptionRunner(SubscriptionConfig config, ConsumerFactory consumerFactory, Deliverer& deliverer,
+                     Producer& deadLetterProducer, SidecarMetrics& metrics);
+  ~SubscriptionRunner() override;
+
+  bool start(std::string& error);
+  // Stops fetching, lets in-flight work finish for up to `grace`, commits what
+  // is settled, leaves the group. Idempotent.
+  void stop(std::chrono::milliseconds grace);
+  // True once the group assigned partitions to this member (possibly none).
+  bool joined() const { return joined_.load(); }
+
+  // RebalanceListener: called on the runner's thread from inside poll().
+  void onAssigned(const std::vector<TopicPartition>& partitions) override;
+  void onRevoked(const std::vector<TopicPartition>& partitions) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Pending;
+  using PendingPtr = std::shared_ptr<Pending>;
+
+  void run();
+  void post(std::function<void()> task);  // any thread
+  void runPosted(std::chrono::milliseconds wait);
+  void take(ConsumedRecord record);
+  void dispatch();
+  void startAttempt(const PendingPtr& p);
+  void onAttempt(const PendingPtr& p, AttemptResult result);
+  void exhausted(const PendingPtr& p);
+  void writeDeadLetter(const PendingPtr& p);
+  void retryLater(const PendingPtr& p, std::chrono::milliseconds delay);
+  void fireTimers();
+  void settle(const PendingPtr& p, const char* outcome);
+  void commit();
+  void applyBackpressure();
+  bool current(const PendingPtr& p) const;
+
+  const SubscriptionConfig config_;
+  ConsumerFactory consumerFactory_;
+  Deliverer& deliverer_;
+  Producer& dlq_;
+  SidecarMetrics& metrics_;
+  RetryPolicy retry_;
+
+  // Owned by the runner thread.
+  std::unique_ptr<Consumer> consumer_;
+  OffsetTracker tracker_;
+  std::map<TopicPartition, std::list<PendingPtr>> queues_;
+  std::map<TopicPartition, uint64_t> epochs_;  // bumped on every assignment, to drop late results
+  std::set<TopicPartition> paused_;
+  std::multimap<Clock::time_point, std::weak_ptr<Pending>> timers_;
+  int inFlight_ = 0;  // attempts and dead-letter writes outstanding
+  uint64_t nextEpoch_ = 1;
+  Clock::time_point lastCommit_ = Clock::now();
+  std::mt19937_64 random_{std::random_device{}()};
+
+  std::thread thread_;
+  std::atomic<bool> stopFetching_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> joined_{false};
+  std::chrono::milliseconds grace_{0};
+  // Where other threads leave work for the runner thread. Shared, so that a
+  // late callback (a dead-letter acknowledgement after stop) finds it alive.
+  struct Mailbox {
+    std::mutex mutex;
+    std::condition_variable posted;
+    std::deque<std::function<void()>> tasks;  // guarded by mutex
+    bool closed = false;                      // guarded by mutex
+    Consumer* wake = nullptr;                 // guarded by mutex: woken when a task arrives
+  };
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
+};
+
+}  // namespace tributary::sidecar

@@ -1,0 +1,212 @@
+// Push subscriptions end to end: records produced through the sidecar's API are
+// consumed from the embedded cluster and POSTed to a real app on loopback.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+
+#include "tests/support/fake_app.h"
+#include "tests/support/record_reader.h"
+#include "tests/support/sidecar_fixture.h"
+
+using Json = nlohmann::json;
+using tributary::test::FakeApp;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Received = FakeApp::Received;
+
+class Push : public tributary::test::SidecarTest {
+ protected:
+  void SetUp() override {
+    app = std::make_unique<FakeApp>();
+    SidecarTest::SetUp();
+  }
+  void TearDown() override {
+    SidecarTest::TearDown();
+    app.reset();
+  }
+  void configure(tributary::sidecar::SidecarConfig& c) override {
+    tributary::sidecar::SubscriptionConfig s;
+    s.name = "orders";
+    s.topics = {"orders"};
+    s.group = "orders-service";
+    s.endpoint = app->endpoint();
+    s.startFrom = tributary::sidecar::SubscriptionConfig::StartFrom::Earliest;
+    s.timeout = 5s;
+    s.retry = {.maxAttempts = 3, .initialBackoff = 10ms, .maxBackoff = 50ms, .multiplier = 2, .jitter = 0};
+    adjust(s);
+    c.subscriptions = {s};
+    // The topics exist before the subscription starts, as in production; a
+    // subscription to a topic created later waits for a metadata refresh.
+    kafka->createTopic("orders", 4, 3);
+    kafka->createTopic("orders.dlq", 1, 3);
+    // A member that left is replaced quickly in the restart test.
+    c.kafka.properties["session.timeout.ms"] = "6000";
+    c.kafka.properties["heartbeat.interval.ms"] = "500";
+  }
+  virtual void adjust(tributary::sidecar::SubscriptionConfig&) {}
+
+  void produce(int n, const std::string& topic = "orders") {
+    Json recs = Json::array();
+    for (int i = 0; i < n; ++i)
+      recs.push_back({{"key", "k" + std::to_string(i % 4)}, {"value", {{"n", i}}}, {"headers", {{"trace", "t" + std::to_string(i)}}}});
+    auto res = postJson(topic, Json{{"records", recs}}.dump());
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+
+  static std::set<std::string> delivered(const std::vector<Received>& rs) {
+    std::set<std::string> ids;
+    for (const auto& r : rs)
+      if (r.answered >= 200 && r.answered < 300) ids.insert(r.header("ce-id"));
+    return ids;
+  }
+
+  double deliveries(const std::string& outcome) {
+    return metricValue(R"(tributary_deliveries_total{outcome=")" + outcome + R"(",subscription="orders",topic="orders"})");
+  }
+
+  std::unique_ptr<FakeApp> app;
+};
+
+TEST_F(Push, EveryRecordArrivesAsACloudEventInPartitionOrder) {
+  produce(40);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 40; }, 60s));
+  std::map<std::string, int64_t> lastOffset;
+  std::set<int> values;
+  for (const auto& r : app->requests()) {
+    EXPECT_EQ(r.header("ce-specversion"), "1.0");
+    EXPECT_EQ(r.header("ce-type"), "dev.tributary.kafka.record");
+    EXPECT_EQ(r.header("ce-source").rfind("kafka://127.0.0.1:", 0), 0u) << r.header("ce-source");
+    EXPECT_EQ(r.header("ce-id"), "orders-" + r.header("ce-partition") + "-" + r.header("ce-offset"));
+    EXPECT_FALSE(r.header("ce-time").empty());
+    EXPECT_EQ(r.header("ce-key").rfind("k", 0), 0u);
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    EXPECT_EQ(r.header("tributary-attempt"), "1");
+    auto body = Json::parse(r.body);
+    values.insert(body["n"].get<int>());
+    EXPECT_EQ(r.header("kafka-header-trace"), "t" + std::to_string(body["n"].get<int>()));
+    // Within a partition, offsets arrive in order.
+    const int64_t offset = std::stoll(r.header("ce-offset"));
+    auto [it, first] = lastOffset.emplace(r.header("ce-partition"), offset);
+    if (!first) {
+      EXPECT_GT(offset, it->second) << "partition " << r.header("ce-partition");
+      it->second = offset;
+    }
+  }
+  EXPECT_EQ(values.size(), 40u);
+  // Settled (and counted) once the runner took the app's answer: await it.
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       deliveries("success") < 40 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(deliveries("success"), 40);
+}
+
+TEST_F(Push, RetryableAnswersAreRetriedWithBackoffThenDelivered) {
+  app->setBehaviour([](const Received&, int earlier) { return earlier < 2 ? 503 : 200; });
+  produce(5);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 5; }, 60s));
+  for (const auto& r : app->requests())
+    if (r.answered == 200) {
+      EXPECT_EQ(r.header("tributary-attempt"), "3");
+    }
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       deliveries("success") < 5 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(deliveries("retry"), 10);
+  EXPECT_EQ(deliveries("success"), 5);
+}
+
+class PushWithDeadLetters : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.deadLetterTopic = "orders.dlq";
+    s.onExhausted = tributary::sidecar::SubscriptionConfig::OnExhausted::DeadLetter;
+  }
+};
+
+TEST_F(PushWithDeadLetters, ANotRetryableAnswerSendsTheRecordToTheDeadLetterTopicWithItsHistory) {
+  app->setBehaviour([](const Received&, int) { return 400; });
+  produce(1);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return !rs.empty(); }, 60s));
+  // The dead letter is settled once the broker acknowledged it: await the metric.
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       deliveries("dead_letter") < 1 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(deliveries("dead_letter"), 1);
+  EXPECT_EQ(app->requests().size(), 1u) << "a 400 is not retried";
+
+  auto original = tributary::test::readAll(sidecar->bootstrapServers(), "orders");
+  auto dead = tributary::test::readAll(sidecar->bootstrapServers(), "orders.dlq");
+  ASSERT_EQ(original.size(), 1u);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, original[0].key);
+  EXPECT_EQ(dead[0].value, original[0].value);
+  std::map<std::string, std::string> h(dead[0].headers.begin(), dead[0].headers.end());
+  EXPECT_EQ(h["trace"], "t0") << "the original headers are kept";
+  EXPECT_EQ(h["tributary.dlq.topic"], "orders");
+  EXPECT_EQ(h["tributary.dlq.partition"], std::to_string(original[0].partition));
+  EXPECT_EQ(h["tributary.dlq.offset"], std::to_string(original[0].offset));
+  EXPECT_EQ(h["tributary.dlq.subscription"], "orders");
+  EXPECT_EQ(h["tributary.dlq.attempts"], "1");
+  EXPECT_EQ(h["tributary.dlq.error"], "HTTP 400: app says no (400)");
+  EXPECT_FALSE(h["tributary.dlq.first-attempt-ms"].empty());
+  EXPECT_LE(std::stoll(h["tributary.dlq.first-attempt-ms"]), std::stoll(h["tributary.dlq.last-attempt-ms"]));
+  EXPECT_EQ(metricValue(R"(tributary_dead_letters_total{subscription="orders",topic="orders"})"), 1);
+}
+
+class PushDropping : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.onExhausted = tributary::sidecar::SubscriptionConfig::OnExhausted::Drop;
+  }
+};
+
+TEST_F(PushDropping, ExhaustedRecordsAreDroppedOnlyWhenThePolicySaysSo) {
+  app->setBehaviour([](const Received&, int) { return 500; });
+  produce(2);
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       deliveries("dropped") < 2 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(deliveries("dropped"), 2);
+  EXPECT_EQ(app->requests().size(), 6u) << "maxAttempts 3 for each of 2 records";
+}
+
+class PushBlocking : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.onExhausted = tributary::sidecar::SubscriptionConfig::OnExhausted::Block;
+  }
+};
+
+TEST_F(PushBlocking, WithoutADeadLetterTopicARecordIsRetriedForeverAndBlocksItsPartition) {
+  // Everything to partition 0: the first record fails for good, the second waits behind it.
+  auto res = postJson("orders", R"({"records":[{"value":"poison","partition":0},{"value":"next","partition":0}]})");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  app->setBehaviour([](const Received& r, int) { return r.body == R"("poison")" ? 400 : 200; });
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return rs.size() >= 6; }, 60s)) << "kept retrying past maxAttempts";
+  for (const auto& r : app->requests()) EXPECT_EQ(r.body, R"("poison")") << "the partition is blocked";
+  EXPECT_EQ(deliveries("dropped"), -1);
+}
+
+TEST_F(Push, CommittedOffsetsAreNotRedeliveredAfterARestart) {
+  produce(8);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 8; }, 60s));
+  // A clean shutdown commits what is settled; a new sidecar in the same group
+  // starts after it.
+  sidecar->shutdown();
+  sidecar.reset();
+  const size_t before = app->requests().size();
+  std::string error;
+  sidecar = tributary::sidecar::Sidecar::start(config, error);
+  ASSERT_NE(sidecar, nullptr) << error;
+  client = apiClient();
+  produce(1);
+  ASSERT_TRUE(app->waitFor([&](auto& rs) { return rs.size() > before; }, 60s));
+  auto rs = app->requests();
+  ASSERT_EQ(rs.size(), before + 1) << "only the new record is delivered";
+  EXPECT_EQ(Json::parse(rs.back().body)["n"], 0);
+}
+
+}  // namespace
