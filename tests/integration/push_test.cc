@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -207,6 +208,93 @@ TEST_F(Push, CommittedOffsetsAreNotRedeliveredAfterARestart) {
   auto rs = app->requests();
   ASSERT_EQ(rs.size(), before + 1) << "only the new record is delivered";
   EXPECT_EQ(Json::parse(rs.back().body)["n"], 0);
+}
+
+}  // namespace
+
+namespace {
+
+class PushByKey : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.ordering = tributary::sidecar::SubscriptionConfig::Ordering::Key;
+    s.maxInFlight = 32;
+  }
+};
+
+// A flaky app (every third attempt of a record fails, by a fixed rule) must not
+// break per-key order: each key's records are delivered in produce order.
+TEST_F(PushByKey, RecordsOfOneKeyArriveInOrderDespiteRetries) {
+  app->setBehaviour([](const Received& r, int earlier) {
+    return (std::hash<std::string>{}(r.header("ce-id")) + earlier) % 3 == 0 ? 503 : 200;
+  });
+  constexpr int kRecords = 600, kKeys = 12;
+  Json recs = Json::array();
+  for (int i = 0; i < kRecords; ++i) recs.push_back({{"key", "key-" + std::to_string(i % kKeys)}, {"value", i}});
+  auto res = postJson("orders", Json{{"records", recs}}.dump());
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  ASSERT_TRUE(app->waitFor([&](auto& rs) { return delivered(rs).size() == kRecords; }, 120s));
+  std::map<std::string, std::vector<int>> byKey;
+  std::set<std::string> seen;
+  for (const auto& r : app->requests())
+    if (r.answered == 200 && seen.insert(r.header("ce-id")).second) byKey[r.header("ce-key")].push_back(std::stoi(r.body));
+  ASSERT_EQ(byKey.size(), static_cast<size_t>(kKeys));
+  for (const auto& [key, values] : byKey) {
+    ASSERT_EQ(values.size(), static_cast<size_t>(kRecords / kKeys)) << key;
+    EXPECT_TRUE(std::is_sorted(values.begin(), values.end())) << key << " arrived out of order";
+  }
+}
+
+class PushSlowApp : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.maxInFlight = 4;
+    s.onExhausted = tributary::sidecar::SubscriptionConfig::OnExhausted::Block;
+  }
+};
+
+// An app that cannot take records pauses fetching: the sidecar holds a bounded
+// number of records instead of the whole backlog, and drains it once the app
+// recovers.
+TEST_F(PushSlowApp, AStalledAppPausesThePartitionsAndTheBacklogDrainsAfterwards) {
+  app->setBehaviour([](const Received&, int) { return 503; });
+  constexpr int kRecords = 2000;
+  for (int batch = 0; batch < kRecords / 500; ++batch) {
+    Json recs = Json::array();
+    for (int i = 0; i < 500; ++i) recs.push_back({{"value", batch * 500 + i}, {"partition", 0}});
+    auto res = postJson("orders", Json{{"records", recs}}.dump());
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+  }
+  const std::string paused = R"(tributary_paused_partitions{subscription="orders"})";
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       metricValue(paused) < 1 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(metricValue(paused), 1);
+  // Bounded: the buffer limit (64 here) plus what one fetch brought in.
+  const double held = metricValue(R"(tributary_inflight{subscription="orders"})");
+  EXPECT_LT(held, kRecords / 2) << "the sidecar buffered the backlog instead of pausing";
+
+  app->setBehaviour([](const Received&, int) { return 200; });
+  ASSERT_TRUE(app->waitFor([&](auto& rs) { return delivered(rs).size() == kRecords; }, 120s));
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       metricValue(paused) != 0 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(metricValue(paused), 0);
+}
+
+// Two sidecars in one group split the partitions; when one stops, the other
+// takes its partitions over and every record is still delivered.
+TEST_F(Push, TwoSidecarsShareTheGroupAndOneTakesOverWhenTheOtherStops) {
+  std::string error;
+  auto second = tributary::sidecar::Sidecar::start(config, error);
+  ASSERT_NE(second, nullptr) << error;
+  produce(40);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 40; }, 60s));
+  second->shutdown();
+  second.reset();
+  produce(40);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 80; }, 60s))
+      << "the remaining sidecar did not take over every partition";
 }
 
 }  // namespace
