@@ -23,6 +23,7 @@ struct SubscriptionRunner::Pending {
   int attempts = 0;
   State state = State::Waiting;
   bool deadLetterNext = false;  // the next step after a backoff is the dead-letter write
+  int deadLetterFailures = 0;   // failed dead-letter writes: they back off like attempts
   int64_t firstAttemptMs = 0;
   int64_t lastAttemptMs = 0;
   std::string lastError;
@@ -299,7 +300,8 @@ void SubscriptionRunner::writeDeadLetter(const PendingPtr& p) {
                 {{"subscription", config_.name}, {"deadLetterTopic", config_.deadLetterTopic},
                  {"error", report.message}});
       p->deadLetterNext = true;
-      retryLater(p, config_.retry.initialBackoff);
+      std::uniform_real_distribution<double> draw(0.0, 1.0);
+      retryLater(p, retry_.backoff(++p->deadLetterFailures, draw(random_)));
     });
     mailbox->posted.notify_all();
     if (mailbox->wake) mailbox->wake->wakeup();
@@ -309,7 +311,8 @@ void SubscriptionRunner::writeDeadLetter(const PendingPtr& p) {
     --inFlight_;
     p->deadLetterNext = true;
     log::warn("dead-letter write refused; will retry", {{"subscription", config_.name}, {"error", why}});
-    retryLater(p, config_.retry.initialBackoff);
+    std::uniform_real_distribution<double> draw(0.0, 1.0);
+    retryLater(p, retry_.backoff(++p->deadLetterFailures, draw(random_)));
   }
 }
 

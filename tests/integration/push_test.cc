@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 
@@ -295,6 +296,103 @@ TEST_F(Push, TwoSidecarsShareTheGroupAndOneTakesOverWhenTheOtherStops) {
   produce(40);
   ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 80; }, 60s))
       << "the remaining sidecar did not take over every partition";
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Push, ARetryAfterAnswerIsHonouredBeforeTheNextAttempt) {
+  // The backoff here is 10-50 ms; the app asks for 1 s. The second attempt must
+  // not come before the app's Retry-After.
+  std::mutex m;
+  std::vector<std::chrono::steady_clock::time_point> at;
+  app->setBehaviour([&](const Received&, int earlier) {
+    std::lock_guard lock(m);
+    at.push_back(std::chrono::steady_clock::now());
+    return earlier == 0 ? 429 : 200;
+  });
+  // FakeApp answers 429 with no Retry-After header of its own, so use a second app.
+  httplib::Server slowdown;
+  slowdown.Post("/events", [&](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(m);
+    at.push_back(std::chrono::steady_clock::now());
+    if (at.size() == 1) {
+      res.status = 429;
+      res.set_header("Retry-After", "1");
+    } else {
+      res.status = 200;
+    }
+  });
+  const int port = slowdown.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { slowdown.listen_after_bind(); });
+  sidecar->shutdown();
+  config.subscriptions[0].endpoint = "http://127.0.0.1:" + std::to_string(port) + "/events";
+  std::string error;
+  sidecar = tributary::sidecar::Sidecar::start(config, error);
+  ASSERT_NE(sidecar, nullptr) << error;
+  client = apiClient();
+  produce(1);
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       deliveries("success") < 1 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  slowdown.stop();
+  serving.join();
+  ASSERT_EQ(deliveries("success"), 1);
+  std::lock_guard lock(m);
+  ASSERT_EQ(at.size(), 2u);
+  // A lower bound the product must honour (not a speed threshold): it cannot
+  // fail on a slow machine, only on a sidecar that ignores Retry-After.
+  EXPECT_GE(at[1] - at[0], std::chrono::milliseconds(1000)) << "retried before the app's Retry-After";
+}
+
+class PushShortTimeout : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override { s.timeout = 200ms; }
+};
+
+TEST_F(PushShortTimeout, AnAppSlowerThanTheTimeoutIsRetried) {
+  std::atomic<int> calls{0};
+  httplib::Server slow;
+  slow.Post("/events", [&](const httplib::Request&, httplib::Response& res) {
+    if (calls++ == 0) std::this_thread::sleep_for(1s);  // the app being slow, not test synchronisation
+    res.status = 200;
+  });
+  const int port = slow.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { slow.listen_after_bind(); });
+  sidecar->shutdown();
+  config.subscriptions[0].endpoint = "http://127.0.0.1:" + std::to_string(port) + "/events";
+  std::string error;
+  sidecar = tributary::sidecar::Sidecar::start(config, error);
+  ASSERT_NE(sidecar, nullptr) << error;
+  client = apiClient();
+  produce(1);
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       deliveries("success") < 1 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  slow.stop();
+  serving.join();
+  EXPECT_EQ(deliveries("success"), 1);
+  EXPECT_GE(deliveries("retry"), 1) << "the timed-out attempt counts as a retry";
+}
+
+// The dead-letter write itself fails (the broker refuses produce requests): the
+// record is not settled, the write is retried, and it lands once the broker
+// accepts again — never counted as done before that.
+TEST_F(PushWithDeadLetters, AFailedDeadLetterWriteIsRetriedAndTheRecordStaysUnsettled) {
+  // Before the app answers 400, the broker is set to refuse the next produce
+  // requests (the dead-letter writes) with a non-retriable error.
+  static constexpr int kTopicAuthorizationFailed = 29;
+  app->setBehaviour([this](const Received&, int earlier) {
+    if (earlier == 0) kafka->pushRequestErrors(0, std::vector<int>(3, kTopicAuthorizationFailed));
+    return 400;
+  });
+  produce(1);
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       deliveries("dead_letter") < 1 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(deliveries("dead_letter"), 1);
+  auto dead = tributary::test::readAll(sidecar->bootstrapServers(), "orders.dlq");
+  EXPECT_EQ(dead.size(), 1u) << "written once, after the refusals";
 }
 
 }  // namespace
