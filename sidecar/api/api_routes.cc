@@ -123,6 +123,12 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
     res.set_content(infoText, "application/json");
   }));
   methodNotAllowed(s, "/v1/info", "GET");
+
+  auto list = info.subscriptions;
+  s.Get("/v1/subscriptions", authed([list](const httplib::Request&, httplib::Response& res) {
+    res.set_content(list ? list() : R"({"subscriptions":[]})", "application/json");
+  }));
+  methodNotAllowed(s, "/v1/subscriptions", "GET");
 }
 
 }  // namespace tributary::sidecar

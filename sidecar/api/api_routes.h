@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string>
 
 #include "common/http/http_server.h"
@@ -11,6 +12,8 @@ namespace tributary::sidecar {
 struct ApiInfo {
   bool devMode = false;
   std::string bootstrapServers;  // reported in dev mode only
+  // The JSON body of GET /v1/subscriptions, built when asked (any thread).
+  std::function<std::string()> subscriptions;
 };
 
 // Installs the /v1 API on `server`: bearer-token check, the produce route,

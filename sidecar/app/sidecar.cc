@@ -66,7 +66,7 @@ class SidecarImpl final : public Sidecar {
     }
 
     installApiRoutes(api_, config_.api, config_.kafka.deliveryTimeout, *service_,
-                     {config_.embeddedKafka(), bootstrap_});
+                     {config_.embeddedKafka(), bootstrap_, [this] { return subscriptionsJson(); }});
     installAdminRoutes();
     if (!api_.bind(config_.api.listen, error)) return false;
     if (!admin_.bind(config_.admin.listen, error)) return false;
@@ -138,6 +138,32 @@ class SidecarImpl final : public Sidecar {
       res.status = ready ? 200 : 503;
       res.set_content(nlohmann::json{{"ready", ready}, {"checks", checks}}.dump(), "application/json");
     });
+  }
+
+  std::string subscriptionsJson() const {
+    static const char* kOrdering[] = {"partition", "key", "none"};
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < subscriptions_.size(); ++i) {
+      const auto& c = config_.subscriptions[i];
+      const auto st = subscriptions_[i]->runner->status();
+      nlohmann::json parts = nlohmann::json::array();
+      for (const auto& p : st.partitions) {
+        parts.push_back({{"topic", p.tp.topic},
+                         {"partition", p.tp.partition},
+                         {"lag", p.lag ? nlohmann::json(*p.lag) : nlohmann::json(nullptr)},
+                         {"unsettled", p.unsettled},
+                         {"paused", p.paused}});
+      }
+      out.push_back({{"name", c.name},
+                     {"mode", "push"},
+                     {"group", c.group},
+                     {"topics", c.topics},
+                     {"endpoint", c.endpoint},
+                     {"ordering", kOrdering[static_cast<int>(c.ordering)]},
+                     {"state", st.stopped ? "stopped" : st.joined ? "running" : "joining"},
+                     {"assignment", parts}});
+    }
+    return nlohmann::json{{"subscriptions", out}}.dump();
   }
 
   const SidecarConfig config_;

@@ -41,6 +41,10 @@ class Consumer {
   virtual void resume(const std::vector<TopicPartition>& partitions) = 0;
   // Synchronous commit of next-offsets-to-read; false with `error` on failure.
   virtual bool commit(const std::map<TopicPartition, int64_t>& offsets, std::string& error) = 0;
+  // The partition's high watermark as last seen by fetches (no broker call).
+  virtual std::optional<int64_t> highWatermark(const TopicPartition& tp) = 0;
+  // The next offset the consumer will fetch for the partition, when known.
+  virtual std::optional<int64_t> position(const TopicPartition& tp) = 0;
   // Makes a poll() in progress return now. The one method any thread may call.
   virtual void wakeup() = 0;
   // Leaves the group (revocation callbacks run first).

@@ -121,6 +121,23 @@ class KafkaConsumer final : public Consumer {
     return e == RD_KAFKA_RESP_ERR_NO_ERROR;
   }
 
+  std::optional<int64_t> highWatermark(const TopicPartition& tp) override {
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+      return std::nullopt;
+    return high;
+  }
+
+  std::optional<int64_t> position(const TopicPartition& tp) override {
+    auto* list = toList({tp});
+    std::optional<int64_t> out;
+    if (rd_kafka_position(rk_, list) == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].offset >= 0)
+      out = list->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    return out;
+  }
+
   void wakeup() override { rd_kafka_queue_yield(queue_); }
 
   void close() override {

@@ -23,11 +23,16 @@ void OffsetTracker::settled(const TopicPartition& tp, int64_t offset) {
 std::optional<int64_t> OffsetTracker::commitCandidate(const TopicPartition& tp) const {
   auto it = partitions_.find(tp);
   if (it == partitions_.end() || it->second.highestFetched < 0) return std::nullopt;
-  const State& s = it->second;
   // Kafka's committed offset is the next record to read.
-  const int64_t next = s.unsettled.empty() ? s.highestFetched + 1 : *s.unsettled.begin();
-  if (next <= s.lastCommitted) return std::nullopt;
+  const int64_t next = *settledUpTo(tp);
+  if (next <= it->second.lastCommitted) return std::nullopt;
   return next;
+}
+
+std::optional<int64_t> OffsetTracker::settledUpTo(const TopicPartition& tp) const {
+  auto it = partitions_.find(tp);
+  if (it == partitions_.end() || it->second.highestFetched < 0) return std::nullopt;
+  return it->second.unsettled.empty() ? it->second.highestFetched + 1 : *it->second.unsettled.begin();
 }
 
 void OffsetTracker::committed(const TopicPartition& tp, int64_t offset) {

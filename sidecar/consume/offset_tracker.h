@@ -38,6 +38,9 @@ class OffsetTracker {
   std::optional<int64_t> commitCandidate(const TopicPartition& tp) const;
   void committed(const TopicPartition& tp, int64_t offset);
 
+  // The oldest offset not yet settled (or one past the highest fetched): the
+  // position lag is measured from. nullopt before the first fetch.
+  std::optional<int64_t> settledUpTo(const TopicPartition& tp) const;
   // Fetched and not yet settled.
   size_t unsettled(const TopicPartition& tp) const;
   size_t unsettledTotal() const;

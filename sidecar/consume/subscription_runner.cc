@@ -96,7 +96,10 @@ void SubscriptionRunner::run() {
     fireTimers();
     dispatch();
     applyBackpressure();
-    if (Clock::now() - lastCommit_ > std::chrono::seconds(1)) commit();
+    if (Clock::now() - lastCommit_ > std::chrono::seconds(1)) {
+      commit();
+      publishStatus();
+    }
     // Fetch while there is room; a completion wakes the poll early.
     auto r = consumer_->poll(std::chrono::milliseconds(20));
     for (int n = 0; r && n < 500; ++n) {
@@ -118,6 +121,11 @@ void SubscriptionRunner::run() {
     mailbox_->wake = nullptr;
   }
   consumer_.reset();
+  {
+    std::lock_guard lock(statusMutex_);
+    status_.stopped = true;
+    status_.partitions.clear();
+  }
   log::info("subscription stopped", {{"subscription", config_.name},
                                      {"unsettled", std::to_string(tracker_.unsettledTotal())}});
 }
@@ -155,6 +163,8 @@ void SubscriptionRunner::onRevoked(const std::vector<TopicPartition>& partitions
       queues_.erase(q);
     }
     tracker_.revoke(tp);
+    metrics_.consumerLag.Remove(&metrics_.consumerLag.Add(
+        {{"subscription", config_.name}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}}));
     epochs_.erase(tp);
     paused_.erase(tp);
   }
@@ -360,6 +370,31 @@ void SubscriptionRunner::commit() {
   } else if (consumer_) {
     log::warn("offset commit failed; will retry", {{"subscription", config_.name}, {"error", error}});
   }
+}
+
+SubscriptionRunner::Status SubscriptionRunner::status() const {
+  std::lock_guard lock(statusMutex_);
+  Status s = status_;
+  s.joined = joined_.load();
+  return s;
+}
+
+void SubscriptionRunner::publishStatus() {
+  Status s;
+  for (const auto& [tp, state] : tracker_.partitions()) {
+    PartitionStatus ps{tp, std::nullopt, tracker_.unsettled(tp), paused_.count(tp) > 0};
+    auto hw = consumer_->highWatermark(tp);
+    auto from = tracker_.settledUpTo(tp);
+    if (!from) from = consumer_->position(tp);  // nothing fetched yet: from where fetching stands
+    if (hw && from) ps.lag = std::max<int64_t>(0, *hw - *from);
+    if (ps.lag)
+      metrics_.consumerLag
+          .Add({{"subscription", config_.name}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}})
+          .Set(static_cast<double>(*ps.lag));
+    s.partitions.push_back(ps);
+  }
+  std::lock_guard lock(statusMutex_);
+  status_ = std::move(s);
 }
 
 void SubscriptionRunner::applyBackpressure() {

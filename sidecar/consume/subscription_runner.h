@@ -46,6 +46,20 @@ class SubscriptionRunner final : public RebalanceListener {
   // True once the group assigned partitions to this member (possibly none).
   bool joined() const { return joined_.load(); }
 
+  // What GET /v1/subscriptions shows; refreshed by the runner every second.
+  struct PartitionStatus {
+    TopicPartition tp;
+    std::optional<int64_t> lag;
+    size_t unsettled = 0;
+    bool paused = false;
+  };
+  struct Status {
+    bool joined = false;
+    bool stopped = false;
+    std::vector<PartitionStatus> partitions;
+  };
+  Status status() const;  // any thread
+
   // RebalanceListener: called on the runner's thread from inside poll().
   void onAssigned(const std::vector<TopicPartition>& partitions) override;
   void onRevoked(const std::vector<TopicPartition>& partitions) override;
@@ -69,6 +83,7 @@ class SubscriptionRunner final : public RebalanceListener {
   void settle(const PendingPtr& p, const char* outcome);
   void commit();
   void applyBackpressure();
+  void publishStatus();
   bool current(const PendingPtr& p) const;
 
   const SubscriptionConfig config_;
@@ -89,6 +104,9 @@ class SubscriptionRunner final : public RebalanceListener {
   uint64_t nextEpoch_ = 1;
   Clock::time_point lastCommit_ = Clock::now();
   std::mt19937_64 random_{std::random_device{}()};
+
+  mutable std::mutex statusMutex_;
+  Status status_;  // guarded by statusMutex_
 
   std::thread thread_;
   std::atomic<bool> stopFetching_{false};

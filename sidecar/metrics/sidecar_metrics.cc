@@ -50,6 +50,10 @@ SidecarMetrics::SidecarMetrics()
                            .Name("tributary_paused_partitions")
                            .Help("Partitions paused because the app is not keeping up, by subscription")
                            .Register(*registry)),
+      consumerLag(prometheus::BuildGauge()
+                      .Name("tributary_consumer_lag")
+                      .Help("Records not yet settled per partition: high watermark minus the oldest unsettled offset")
+                      .Register(*registry)),
       info(prometheus::BuildGauge()
                .Name("tributary_sidecar_info")
                .Help("Sidecar build information")

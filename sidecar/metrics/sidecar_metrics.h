@@ -30,6 +30,8 @@ struct SidecarMetrics {
   prometheus::Family<prometheus::Gauge>& inflight;
   prometheus::Family<prometheus::Counter>& deadLetters;
   prometheus::Family<prometheus::Gauge>& pausedPartitions;
+  // {subscription, topic, partition}: high watermark minus the oldest unsettled offset.
+  prometheus::Family<prometheus::Gauge>& consumerLag;
   // 1 while the process is up.
   prometheus::Gauge& info;
 };

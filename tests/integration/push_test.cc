@@ -274,6 +274,12 @@ TEST_F(PushSlowApp, AStalledAppPausesThePartitionsAndTheBacklogDrainsAfterwards)
   // Bounded: the buffer limit (64 here) plus what one fetch brought in.
   const double held = metricValue(R"(tributary_inflight{subscription="orders"})");
   EXPECT_LT(held, kRecords / 2) << "the sidecar buffered the backlog instead of pausing";
+  // The backlog shows as lag (refreshed every second).
+  const std::string lag = R"(tributary_consumer_lag{partition="0",subscription="orders",topic="orders"})";
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       metricValue(lag) < kRecords && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(metricValue(lag), kRecords) << "nothing is settled while the app refuses everything";
 
   app->setBehaviour([](const Received&, int) { return 200; });
   ASSERT_TRUE(app->waitFor([&](auto& rs) { return delivered(rs).size() == kRecords; }, 120s));
@@ -393,6 +399,48 @@ TEST_F(PushWithDeadLetters, AFailedDeadLetterWriteIsRetriedAndTheRecordStaysUnse
   ASSERT_EQ(deliveries("dead_letter"), 1);
   auto dead = tributary::test::readAll(sidecar->bootstrapServers(), "orders.dlq");
   EXPECT_EQ(dead.size(), 1u) << "written once, after the refusals";
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Push, SubscriptionsAreListedWithTheirAssignmentAndLag) {
+  produce(8);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 8; }, 60s));
+  std::set<int> withRecords;
+  for (const auto& r : app->requests()) withRecords.insert(std::stoi(r.header("ce-partition")));
+  // The status is refreshed every second: await a view with those partitions settled.
+  Json sub;
+  for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+    auto res = client->Get("/v1/subscriptions");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    sub = Json::parse(res->body)["subscriptions"][0];
+    int settled = 0;
+    for (const auto& p : sub["assignment"]) settled += p["lag"] == 0 && p["unsettled"] == 0;
+    if (settled == static_cast<int>(withRecords.size())) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(sub["name"], "orders");
+  EXPECT_EQ(sub["group"], "orders-service");
+  EXPECT_EQ(sub["state"], "running");
+  EXPECT_EQ(sub["ordering"], "partition");
+  ASSERT_EQ(sub["assignment"].size(), 4u);
+  for (const auto& p : sub["assignment"]) {
+    EXPECT_EQ(p["topic"], "orders");
+    // A partition that never had a record has no known lag yet (null).
+    if (withRecords.count(p["partition"].get<int>())) EXPECT_EQ(p["lag"], 0) << p.dump();
+    else EXPECT_TRUE(p["lag"].is_null() || p["lag"] == 0) << p.dump();
+  }
+  const int some = *withRecords.begin();
+  EXPECT_EQ(metricValue(R"(tributary_consumer_lag{partition=")" + std::to_string(some) +
+                        R"(",subscription="orders",topic="orders"})"),
+            0);
+  auto ready = adminClient()->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(Json::parse(ready->body)["checks"]["subscription:orders"], "ok");
 }
 
 }  // namespace
