@@ -11,9 +11,10 @@ HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes) {
   server_.set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which lets a second process bind
   // the same port and silently share the traffic; a taken port must be an error.
-  server_.set_socket_options([](socket_t sock) {
+  server_.set_socket_options([this](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listenFd_ = sock;
   });
   server_.set_keep_alive_max_count(1'000'000);
   // An idle keep-alive connection holds its worker, and stop() waits for it,
@@ -70,6 +71,10 @@ bool HttpServer::bind(const ListenAddress& address, std::string& error) {
     }
     port_ = address.port;
   }
+  // httplib listens with a backlog of 5: a burst of new connections (64 clients
+  // starting at once) overflows it and some fail. Listening again on the bound
+  // socket raises the backlog (Linux updates it in place).
+  if (listenFd_ >= 0) ::listen(listenFd_, SOMAXCONN);
   return true;
 }
 

@@ -44,6 +44,7 @@ class HttpServer {
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
+  int listenFd_ = -1;  // the listening socket, seen in httplib's socket-options hook
   bool started_ = false;
 };
 
