@@ -71,6 +71,23 @@ class Push : public tributary::test::SidecarTest {
     return metricValue(R"(tributary_deliveries_total{outcome=")" + outcome + R"(",subscription="orders",topic="orders"})");
   }
 
+  // Settling is counted once the runner took the app's answer: await the count.
+  void awaitDeliveries(const std::string& outcome, double n) {
+    for (auto until = std::chrono::steady_clock::now() + 60s;
+         deliveries(outcome) < n && std::chrono::steady_clock::now() < until;)
+      std::this_thread::sleep_for(20ms);
+  }
+
+  // Restarts the sidecar with the subscription pointed at another app.
+  void restartWithEndpoint(int port) {
+    sidecar->shutdown();
+    config.subscriptions[0].endpoint = "http://127.0.0.1:" + std::to_string(port) + "/events";
+    std::string error;
+    sidecar = tributary::sidecar::Sidecar::start(config, error);
+    ASSERT_NE(sidecar, nullptr) << error;
+    client = apiClient();
+  }
+
   std::unique_ptr<FakeApp> app;
 };
 
@@ -100,10 +117,7 @@ TEST_F(Push, EveryRecordArrivesAsACloudEventInPartitionOrder) {
     }
   }
   EXPECT_EQ(values.size(), 40u);
-  // Settled (and counted) once the runner took the app's answer: await it.
-  for (auto until = std::chrono::steady_clock::now() + 30s;
-       deliveries("success") < 40 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("success", 40);
   EXPECT_EQ(deliveries("success"), 40);
 }
 
@@ -115,9 +129,7 @@ TEST_F(Push, RetryableAnswersAreRetriedWithBackoffThenDelivered) {
     if (r.answered == 200) {
       EXPECT_EQ(r.header("tributary-attempt"), "3");
     }
-  for (auto until = std::chrono::steady_clock::now() + 30s;
-       deliveries("success") < 5 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("success", 5);
   EXPECT_EQ(deliveries("retry"), 10);
   EXPECT_EQ(deliveries("success"), 5);
 }
@@ -134,9 +146,7 @@ TEST_F(PushWithDeadLetters, ANotRetryableAnswerSendsTheRecordToTheDeadLetterTopi
   produce(1);
   ASSERT_TRUE(app->waitFor([](auto& rs) { return !rs.empty(); }, 60s));
   // The dead letter is settled once the broker acknowledged it: await the metric.
-  for (auto until = std::chrono::steady_clock::now() + 60s;
-       deliveries("dead_letter") < 1 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("dead_letter", 1);
   ASSERT_EQ(deliveries("dead_letter"), 1);
   EXPECT_EQ(app->requests().size(), 1u) << "a 400 is not retried";
 
@@ -168,9 +178,7 @@ class PushDropping : public Push {
 TEST_F(PushDropping, ExhaustedRecordsAreDroppedOnlyWhenThePolicySaysSo) {
   app->setBehaviour([](const Received&, int) { return 500; });
   produce(2);
-  for (auto until = std::chrono::steady_clock::now() + 60s;
-       deliveries("dropped") < 2 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("dropped", 2);
   EXPECT_EQ(deliveries("dropped"), 2);
   EXPECT_EQ(app->requests().size(), 6u) << "maxAttempts 3 for each of 2 records";
 }
@@ -332,16 +340,9 @@ TEST_F(Push, ARetryAfterAnswerIsHonouredBeforeTheNextAttempt) {
   });
   const int port = slowdown.bind_to_any_port("127.0.0.1");
   std::thread serving([&] { slowdown.listen_after_bind(); });
-  sidecar->shutdown();
-  config.subscriptions[0].endpoint = "http://127.0.0.1:" + std::to_string(port) + "/events";
-  std::string error;
-  sidecar = tributary::sidecar::Sidecar::start(config, error);
-  ASSERT_NE(sidecar, nullptr) << error;
-  client = apiClient();
+  ASSERT_NO_FATAL_FAILURE(restartWithEndpoint(port));
   produce(1);
-  for (auto until = std::chrono::steady_clock::now() + 60s;
-       deliveries("success") < 1 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("success", 1);
   slowdown.stop();
   serving.join();
   ASSERT_EQ(deliveries("success"), 1);
@@ -365,16 +366,9 @@ TEST_F(PushShortTimeout, AnAppSlowerThanTheTimeoutIsRetried) {
   });
   const int port = slow.bind_to_any_port("127.0.0.1");
   std::thread serving([&] { slow.listen_after_bind(); });
-  sidecar->shutdown();
-  config.subscriptions[0].endpoint = "http://127.0.0.1:" + std::to_string(port) + "/events";
-  std::string error;
-  sidecar = tributary::sidecar::Sidecar::start(config, error);
-  ASSERT_NE(sidecar, nullptr) << error;
-  client = apiClient();
+  ASSERT_NO_FATAL_FAILURE(restartWithEndpoint(port));
   produce(1);
-  for (auto until = std::chrono::steady_clock::now() + 60s;
-       deliveries("success") < 1 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("success", 1);
   slow.stop();
   serving.join();
   EXPECT_EQ(deliveries("success"), 1);
@@ -393,9 +387,7 @@ TEST_F(PushWithDeadLetters, AFailedDeadLetterWriteIsRetriedAndTheRecordStaysUnse
     return 400;
   });
   produce(1);
-  for (auto until = std::chrono::steady_clock::now() + 60s;
-       deliveries("dead_letter") < 1 && std::chrono::steady_clock::now() < until;)
-    std::this_thread::sleep_for(20ms);
+  awaitDeliveries("dead_letter", 1);
   ASSERT_EQ(deliveries("dead_letter"), 1);
   auto dead = tributary::test::readAll(sidecar->bootstrapServers(), "orders.dlq");
   EXPECT_EQ(dead.size(), 1u) << "written once, after the refusals";
