@@ -6,6 +6,7 @@
 
 #include "common/config/duration.h"
 #include "common/kafka/topic_name.h"
+#include "sidecar/api/pull_api.h"
 #include "sidecar/produce/produce_request.h"
 
 namespace tributary::sidecar {
@@ -123,6 +124,56 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
     res.set_content(infoText, "application/json");
   }));
   methodNotAllowed(s, "/v1/info", "GET");
+
+  // Pull subscriptions. The broker map is fixed before the server starts.
+  const PullSubscriptions pull = info.pull;
+  auto findBroker = [pull](const std::string& name, httplib::Response& res) -> LeaseBroker* {
+    if (auto it = pull.brokers.find(name); it != pull.brokers.end()) return it->second;
+    if (pull.push.count(name))
+      HttpServer::setError(res, 409, "NOT_A_PULL_SUBSCRIPTION",
+                           "subscription \"" + name + "\" is a push subscription: the sidecar POSTs its records to "
+                           "the app's endpoint; poll, ack and nack are for mode: pull");
+    else
+      HttpServer::setError(res, 404, "UNKNOWN_SUBSCRIPTION",
+                           "no subscription is named \"" + name + "\"; GET /v1/subscriptions lists them");
+    return nullptr;
+  };
+  const std::string pollPath = R"(/v1/subscriptions/([^/]+)/poll)";
+  s.Post(pollPath, authed([findBroker](const httplib::Request& req, httplib::Response& res) {
+    LeaseBroker* broker = findBroker(req.matches[1], res);
+    if (!broker) return;
+    const std::string max = req.get_param_value("max"), wait = req.get_param_value("waitMs");
+    auto parsed = parsePollRequest(req.has_param("max") ? &max : nullptr, req.has_param("waitMs") ? &wait : nullptr);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return HttpServer::setError(res, e->status, e->code, e->message);
+    const auto& poll = std::get<PollRequest>(parsed);
+    auto leases = broker->poll(poll.max, poll.wait);
+    if (leases.empty() && broker->closed()) {
+      res.set_header("Retry-After", "1");
+      return HttpServer::setError(res, 503, "SHUTTING_DOWN",
+                                  "the sidecar is shutting down; unacknowledged records will be delivered again "
+                                  "by the next owner of their partitions");
+    }
+    res.set_content(leasesToJson(leases), "application/json");
+  }));
+  methodNotAllowed(s, pollPath, "POST");
+  for (const char* verb : {"ack", "nack"}) {
+    const bool isNack = std::string(verb) == "nack";
+    const std::string path = std::string(R"(/v1/subscriptions/([^/]+)/)") + verb;
+    s.Post(path, authed([findBroker, isNack, maxBody](const httplib::Request& req, httplib::Response& res) {
+      LeaseBroker* broker = findBroker(req.matches[1], res);
+      if (!broker) return;
+      if (req.body.size() > maxBody)
+        return HttpServer::setError(res, 413, "PAYLOAD_TOO_LARGE",
+                                    "the request body is larger than the limit of " + std::to_string(maxBody) +
+                                        " bytes; settle fewer ids per request");
+      auto parsed = parseSettleRequest(req.body, isNack);
+      if (auto* e = std::get_if<ApiError>(&parsed)) return HttpServer::setError(res, e->status, e->code, e->message);
+      const auto& r = std::get<SettleRequest>(parsed);
+      auto result = isNack ? broker->nack(r.ids, r.retryable, r.reason) : broker->ack(r.ids);
+      res.set_content(settleResultToJson(isNack ? "nacked" : "acknowledged", result), "application/json");
+    }));
+    methodNotAllowed(s, path, "POST");
+  }
 
   auto list = info.subscriptions;
   s.Get("/v1/subscriptions", authed([list](const httplib::Request&, httplib::Response& res) {

@@ -11,6 +11,7 @@
 #include "sidecar/api/api_routes.h"
 #include "sidecar/consume/deliverer.h"
 #include "sidecar/consume/kafka_consumer.h"
+#include "sidecar/consume/lease_broker.h"
 #include "sidecar/consume/subscription_runner.h"
 #include "sidecar/produce/kafka_producer.h"
 #include "sidecar/produce/produce_service.h"
@@ -51,8 +52,15 @@ class SidecarImpl final : public Sidecar {
       // Each worker keeps one connection to the app: enough for maxInFlight,
       // capped so that an app with a small thread pool is not flooded with
       // connections it cannot serve.
-      parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, std::min(sub.maxInFlight, 16),
-                                               "kafka://" + firstBroker);
+      if (sub.mode == SubscriptionConfig::Mode::Pull) {
+        auto broker = std::make_unique<LeaseBroker>(sub.name, sub.ackTimeout);
+        parts->leases = broker.get();
+        pull_[sub.name] = broker.get();
+        parts->deliverer = std::move(broker);
+      } else {
+        parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, std::min(sub.maxInFlight, 16),
+                                                 "kafka://" + firstBroker);
+      }
       const KafkaConfig kafka = config_.kafka;
       const std::string bootstrap = bootstrap_;
       parts->runner = std::make_unique<SubscriptionRunner>(
@@ -66,7 +74,7 @@ class SidecarImpl final : public Sidecar {
     }
 
     installApiRoutes(api_, config_.api, config_.kafka.deliveryTimeout, *service_,
-                     {config_.embeddedKafka(), bootstrap_, [this] { return subscriptionsJson(); }});
+                     {config_.embeddedKafka(), bootstrap_, [this] { return subscriptionsJson(); }, pullSubscriptions()});
     installAdminRoutes();
     if (!api_.bind(config_.api.listen, error)) return false;
     if (!admin_.bind(config_.admin.listen, error)) return false;
@@ -95,6 +103,7 @@ class SidecarImpl final : public Sidecar {
               {{"gracePeriod", std::to_string(config_.shutdown.gracePeriod.count()) + "ms"},
                {"queued", std::to_string(producer_->queueDepth())}});
     service_->stopAccepting();
+    for (auto& [name, broker] : pull_) broker->close();  // waiting polls answer 503 now
     // Subscriptions first: their dead-letter writes go through the producer.
     for (auto& s : subscriptions_) s->runner->stop(left());
     unflushed_ = producer_->flush(left());
@@ -140,6 +149,14 @@ class SidecarImpl final : public Sidecar {
     });
   }
 
+  PullSubscriptions pullSubscriptions() const {
+    PullSubscriptions p;
+    p.brokers = pull_;
+    for (const auto& c : config_.subscriptions)
+      if (c.mode == SubscriptionConfig::Mode::Push) p.push.insert(c.name);
+    return p;
+  }
+
   std::string subscriptionsJson() const {
     static const char* kOrdering[] = {"partition", "key", "none"};
     nlohmann::json out = nlohmann::json::array();
@@ -154,14 +171,20 @@ class SidecarImpl final : public Sidecar {
                          {"unsettled", p.unsettled},
                          {"paused", p.paused}});
       }
-      out.push_back({{"name", c.name},
-                     {"mode", "push"},
-                     {"group", c.group},
-                     {"topics", c.topics},
-                     {"endpoint", c.endpoint},
-                     {"ordering", kOrdering[static_cast<int>(c.ordering)]},
-                     {"state", st.stopped ? "stopped" : st.joined ? "running" : "joining"},
-                     {"assignment", parts}});
+      nlohmann::json one{{"name", c.name},
+                         {"mode", c.mode == SubscriptionConfig::Mode::Pull ? "pull" : "push"},
+                         {"group", c.group},
+                         {"topics", c.topics},
+                         {"ordering", kOrdering[static_cast<int>(c.ordering)]},
+                         {"state", st.stopped ? "stopped" : st.joined ? "running" : "joining"},
+                         {"assignment", parts}};
+      if (const LeaseBroker* leases = subscriptions_[i]->leases) {
+        one["ready"] = leases->readyCount();
+        one["leased"] = leases->leasedCount();
+      } else {
+        one["endpoint"] = c.endpoint;
+      }
+      out.push_back(std::move(one));
     }
     return nlohmann::json{{"subscriptions", out}}.dump();
   }
@@ -179,7 +202,9 @@ class SidecarImpl final : public Sidecar {
   struct Subscription {
     std::unique_ptr<SubscriptionRunner> runner;
     std::unique_ptr<Deliverer> deliverer;
+    LeaseBroker* leases = nullptr;  // the deliverer, for pull subscriptions
   };
+  std::map<std::string, LeaseBroker*> pull_;  // pull subscriptions by name
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
   HttpServer api_;
   HttpServer admin_;

@@ -394,13 +394,6 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
           r.fail("subscriptions[" + std::to_string(i) + "].name", "\"" + sub.name + "\" is used by another subscription");
         c.subscriptions.push_back(std::move(sub));
       }
-      // Pull delivery (leases, ack/nack) is not built yet: refuse it rather
-      // than run a subscription nobody can read.
-      for (size_t i = 0; i < c.subscriptions.size(); ++i)
-        if (c.subscriptions[i].mode == SubscriptionConfig::Mode::Pull)
-          r.fail("subscriptions[" + (c.subscriptions[i].name.empty() ? std::to_string(i) : c.subscriptions[i].name) +
-                     "].mode",
-                 "pull subscriptions are not available in this version of the sidecar yet; use mode: push");
     }
   }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sidecar/consume/consumer.h"
 #include "sidecar/consume/retry_policy.h"
@@ -25,6 +26,14 @@ class Deliverer {
   using Done = std::function<void(AttemptResult)>;
   virtual ~Deliverer() = default;
   virtual void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) = 0;
+  // Takes back the records of these partitions that were handed over but have
+  // not reached the app yet (their `done` is then never called), so that a
+  // revocation or a shutdown does not wait for them. Records already with the
+  // app are not withdrawn. Called from the subscription's thread.
+  virtual std::vector<std::shared_ptr<const ConsumedRecord>> withdraw(const std::vector<TopicPartition>& partitions) {
+    (void)partitions;
+    return {};
+  }
 };
 
 // POSTs records to the app's endpoint as binary-mode CloudEvents, from a pool

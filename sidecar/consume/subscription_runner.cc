@@ -108,7 +108,13 @@ void SubscriptionRunner::run() {
     }
     if (r) take(std::move(*r));
   }
-  // Shutdown: no more fetching; finish what is in flight within the grace period.
+  // Shutdown: no more fetching; records not yet with the app go back (pull: not
+  // polled yet), what is with the app may finish within the grace period.
+  {
+    std::vector<TopicPartition> all;
+    for (const auto& [tp, queue] : queues_) all.push_back(tp);
+    reclaim(deliverer_.withdraw(all));
+  }
   const auto deadline = Clock::now() + grace_;
   while (inFlight_ > 0 && Clock::now() < deadline) {
     runPosted(std::chrono::milliseconds(20));
@@ -143,6 +149,8 @@ void SubscriptionRunner::onAssigned(const std::vector<TopicPartition>& partition
 void SubscriptionRunner::onRevoked(const std::vector<TopicPartition>& partitions) {
   // Give in-flight deliveries of these partitions a bounded time to settle, so
   // the new owner redelivers as little as possible; then commit and forget.
+  // Records the app has not received yet are not waited for.
+  reclaim(deliverer_.withdraw(partitions));
   auto busy = [&] {
     for (const auto& tp : partitions) {
       auto q = queues_.find(tp);
@@ -223,6 +231,21 @@ void SubscriptionRunner::startAttempt(const PendingPtr& p) {
     mailbox->posted.notify_all();
     if (mailbox->wake) mailbox->wake->wakeup();
   });
+}
+
+void SubscriptionRunner::reclaim(const std::vector<std::shared_ptr<const ConsumedRecord>>& records) {
+  for (const auto& r : records) {
+    auto q = queues_.find(r->tp);
+    if (q == queues_.end()) continue;
+    for (const auto& p : q->second)
+      if (p->record == r && p->state == Pending::State::InFlight) {
+        // The attempt never reached the app: it does not count.
+        p->state = Pending::State::Waiting;
+        --p->attempts;
+        --inFlight_;
+        break;
+      }
+  }
 }
 
 void SubscriptionRunner::onAttempt(const PendingPtr& p, AttemptResult result) {

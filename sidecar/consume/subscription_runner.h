@@ -22,7 +22,8 @@
 
 namespace tributary::sidecar {
 
-// Runs one push subscription: fetch → dispatch (by ordering, bounded by
+// Runs one subscription, push or pull (the Deliverer is the HTTP pusher or the
+// LeaseBroker): fetch → dispatch (by ordering, bounded by
 // maxInFlight) → deliver → retry with backoff → settle (delivered, dead-lettered
 // once the dead-letter write is acknowledged, or dropped by policy) → commit
 // only what is settled, with every offset before it.
@@ -76,6 +77,7 @@ class SubscriptionRunner final : public RebalanceListener {
   void dispatch();
   void startAttempt(const PendingPtr& p);
   void onAttempt(const PendingPtr& p, AttemptResult result);
+  void reclaim(const std::vector<std::shared_ptr<const ConsumedRecord>>& records);
   void exhausted(const PendingPtr& p);
   void writeDeadLetter(const PendingPtr& p);
   void retryLater(const PendingPtr& p, std::chrono::milliseconds delay);

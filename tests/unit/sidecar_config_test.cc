@@ -477,15 +477,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "admin: {listen: nope}\n"
                 "shutdown: {gracePeriod: soon}\n"
                 "log: {level: trace}\n"
-                "subscriptions: [{name: s, topics: [t], group: g, mode: pull}]\n",
+                "subscriptions: [{name: s, topics: [t], group: g, mode: pull, endpoint: 'http://x'}]\n",
                 {"kafak: unknown key " + kTopKeys, "kafka.bootstrapServers: must be a string",
                  "kafka.properties.acks: may not be set: " + kAcksAll,
                  "api.tokenFile: set either api.token or api.tokenFile, not both",
                  "admin.listen: \"nope\" is not a listen address; " + kListenHint,
                  "shutdown.gracePeriod: \"soon\" is not a duration; " + kDurationHint,
                  "log.level: " + kLevels + ", got \"trace\"",
-                 "subscriptions[s].mode: pull subscriptions are not available in this version of the sidecar yet; use "
-                 "mode: push"}},
+                 "subscriptions[s].endpoint: is for mode push only; a pull subscription is read with POST "
+                 "/v1/subscriptions/s/poll"}},
         BadCase{"FileAndEnvironment",
                 "api: {maxBodyBytes: 10}\n",
                 {"api.maxBodyBytes: must be between 1024 and 268435456, got 10",
@@ -543,8 +543,7 @@ INSTANTIATE_TEST_SUITE_P(
                 {{"TRIBUTARY_LOG_LEVEL", "info"}}}),
     [](const testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
-// The subscriptions of the consume path (issue #3). Pull delivery is not built
-// yet, so a pull entry is refused with its own message.
+// The subscriptions of the consume path (issue #3).
 namespace {
 
 std::vector<std::string> subscriptionErrors(const std::string& entry) {
@@ -599,10 +598,14 @@ TEST(SubscriptionConfig, AValidPushEntryIsAcceptedWithEveryKey) {
   EXPECT_EQ(defaults.config->subscriptions[0].startFrom, SubscriptionConfig::StartFrom::Latest);
 }
 
-TEST(SubscriptionConfig, PullIsRefusedUntilItIsBuilt) {
-  EXPECT_EQ(subscriptionErrors("  - {name: jobs, mode: pull, topics: [jobs], group: workers}\n"),
-            std::vector<std::string>{"subscriptions[jobs].mode: pull subscriptions are not available in this version "
-                                     "of the sidecar yet; use mode: push"});
+TEST(SubscriptionConfig, APullEntryNeedsNoEndpointAndKeepsItsAckTimeout) {
+  auto r = parseSidecarConfig("subscriptions:\n  - {name: jobs, mode: pull, topics: [jobs], group: workers, "
+                              "ackTimeout: 45s}\n",
+                              {});
+  ASSERT_TRUE(r.config) << r.errors.front();
+  EXPECT_EQ(r.config->subscriptions[0].mode, SubscriptionConfig::Mode::Pull);
+  EXPECT_EQ(r.config->subscriptions[0].ackTimeout, std::chrono::seconds(45));
+  EXPECT_TRUE(r.config->subscriptions[0].endpoint.empty());
 }
 
 TEST(SubscriptionConfig, EveryProblemNamesTheSubscriptionAndKey) {
@@ -626,9 +629,7 @@ TEST(SubscriptionConfig, EveryProblemNamesTheSubscriptionAndKey) {
        {"subscriptions[a].endpoint: \"ftp://x\" must be an http:// or https:// URL"}},
       {"  - {name: a, topics: [t], group: g, mode: pull, endpoint: 'http://x'}\n",
        {"subscriptions[a].endpoint: is for mode push only; a pull subscription is read with POST "
-        "/v1/subscriptions/a/poll",
-        "subscriptions[a].mode: pull subscriptions are not available in this version of the sidecar yet; use mode: "
-        "push"}},
+        "/v1/subscriptions/a/poll"}},
       {"  - {name: a, topics: [t], group: g, mode: stream}\n",
        {"subscriptions[a].mode: must be one of push, pull, got \"stream\"",
         "subscriptions[a].endpoint: is required for mode push: the app's URL, e.g. http://127.0.0.1:8080/events"}},

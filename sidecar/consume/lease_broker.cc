@@ -1,0 +1,191 @@
+#include "sidecar/consume/lease_broker.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "common/config/duration.h"
+
+namespace tributary::sidecar {
+namespace {
+
+// How many expired ids are remembered so that a late ack can be told
+// "expired" rather than "unknown".
+constexpr size_t kRememberExpired = 10'000;
+
+std::string randomPrefix() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+}  // namespace
+
+LeaseBroker::LeaseBroker(std::string subscription, std::chrono::milliseconds ackTimeout)
+    : subscription_(std::move(subscription)), ackTimeout_(ackTimeout), idPrefix_(randomPrefix()) {
+  expiry_ = std::thread([this] { expireLoop(); });
+}
+
+LeaseBroker::~LeaseBroker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    closed_ = true;
+  }
+  expiryCv_.notify_all();
+  readyCv_.notify_all();
+  expiry_.join();
+}
+
+void LeaseBroker::deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    ready_.push_back({std::move(record), attempt, std::move(done)});
+  }
+  readyCv_.notify_one();
+}
+
+std::vector<std::shared_ptr<const ConsumedRecord>> LeaseBroker::withdraw(
+    const std::vector<TopicPartition>& partitions) {
+  const std::set<TopicPartition> which(partitions.begin(), partitions.end());
+  std::vector<std::shared_ptr<const ConsumedRecord>> out;
+  std::lock_guard lock(mutex_);
+  auto keep = std::stable_partition(ready_.begin(), ready_.end(),
+                                    [&](const Ready& r) { return !which.count(r.record->tp); });
+  for (auto it = keep; it != ready_.end(); ++it) out.push_back(it->record);
+  ready_.erase(keep, ready_.end());
+  return out;
+}
+
+std::vector<LeaseBroker::Lease> LeaseBroker::poll(size_t max, std::chrono::milliseconds wait) {
+  std::vector<Lease> out;
+  bool newDeadline = false;
+  {
+    std::unique_lock lock(mutex_);
+    readyCv_.wait_for(lock, wait, [&] { return closed_ || !ready_.empty(); });
+    if (closed_) return out;
+    const auto now = Clock::now();
+    while (!ready_.empty() && out.size() < max) {
+      Ready r = std::move(ready_.front());
+      ready_.pop_front();
+      std::string id = idPrefix_ + "-" + std::to_string(nextId_++);
+      const auto deadline = now + ackTimeout_;
+      newDeadline = newDeadline || deadlines_.empty() || deadline < deadlines_.begin()->first;
+      deadlines_.emplace(deadline, id);
+      out.push_back({id, r.record, r.attempt});
+      leased_.emplace(std::move(id), Leased{std::move(r.record), r.attempt, std::move(r.done), now, deadline});
+    }
+    // Another poller may take what this one left.
+    if (!ready_.empty()) readyCv_.notify_one();
+  }
+  if (newDeadline) expiryCv_.notify_all();
+  return out;
+}
+
+LeaseBroker::SettleResult LeaseBroker::ack(const std::vector<std::string>& ids) {
+  return settle(ids, AttemptResult{AttemptOutcome::Delivered, 0, "", std::nullopt, {}});
+}
+
+LeaseBroker::SettleResult LeaseBroker::nack(const std::vector<std::string>& ids, bool retryable,
+                                            const std::string& reason) {
+  std::string error = "nacked by the app";
+  if (!reason.empty()) error += ": " + reason.substr(0, 512);
+  return settle(ids, AttemptResult{retryable ? AttemptOutcome::Retryable : AttemptOutcome::NotRetryable, 0, error,
+                                   std::nullopt, {}});
+}
+
+LeaseBroker::SettleResult LeaseBroker::settle(const std::vector<std::string>& ids, AttemptResult result) {
+  SettleResult out;
+  std::vector<std::pair<Done, AttemptResult>> calls;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    for (const auto& id : ids) {
+      auto it = leased_.find(id);
+      if (it == leased_.end()) {
+        (expired_.count(id) ? out.expired : out.unknown).push_back(id);
+        continue;
+      }
+      auto [from, to] = deadlines_.equal_range(it->second.deadline);
+      for (auto d = from; d != to; ++d)
+        if (d->second == id) {
+          deadlines_.erase(d);
+          break;
+        }
+      AttemptResult r = result;
+      r.took = now - it->second.leasedAt;
+      calls.emplace_back(std::move(it->second.done), std::move(r));
+      leased_.erase(it);
+      ++out.settled;
+    }
+  }
+  for (auto& [done, r] : calls) done(std::move(r));
+  return out;
+}
+
+void LeaseBroker::expireLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (deadlines_.empty()) {
+      expiryCv_.wait(lock);
+      continue;
+    }
+    const auto next = deadlines_.begin()->first;
+    if (Clock::now() < next) {
+      expiryCv_.wait_until(lock, next);
+      continue;
+    }
+    std::vector<std::pair<Done, AttemptResult>> calls;
+    const auto now = Clock::now();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      const std::string id = deadlines_.begin()->second;
+      deadlines_.erase(deadlines_.begin());
+      auto it = leased_.find(id);
+      if (it == leased_.end()) continue;
+      AttemptResult r{AttemptOutcome::Retryable, 0,
+                      "lease expired: not acknowledged within ackTimeout " + formatDuration(ackTimeout_),
+                      std::nullopt, now - it->second.leasedAt};
+      calls.emplace_back(std::move(it->second.done), std::move(r));
+      leased_.erase(it);
+      rememberExpired(id);
+    }
+    lock.unlock();
+    for (auto& [done, r] : calls) done(std::move(r));
+    lock.lock();
+  }
+}
+
+void LeaseBroker::rememberExpired(const std::string& id) {
+  expired_.insert(id);
+  expiredOrder_.push_back(id);
+  if (expiredOrder_.size() > kRememberExpired) {
+    expired_.erase(expiredOrder_.front());
+    expiredOrder_.pop_front();
+  }
+}
+
+void LeaseBroker::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  readyCv_.notify_all();
+}
+
+bool LeaseBroker::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+size_t LeaseBroker::readyCount() const {
+  std::lock_guard lock(mutex_);
+  return ready_.size();
+}
+
+size_t LeaseBroker::leasedCount() const {
+  std::lock_guard lock(mutex_);
+  return leased_.size();
+}
+
+}  // namespace tributary::sidecar

@@ -1,0 +1,105 @@
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "sidecar/consume/deliverer.h"
+
+namespace tributary::sidecar {
+
+// The pull side of a subscription. To the SubscriptionRunner it is a Deliverer
+// like the HTTP pusher, so ordering, maxInFlight, retries with backoff,
+// dead-lettering and commits are the same code for push and pull: deliver()
+// makes a record ready; the app's poll() leases it for `ackTimeout`; ack()
+// completes the attempt as delivered, nack() and an expired lease as failed
+// (retried after backoff with attempt + 1, or exhausted → onExhausted).
+//
+// Threads: deliver() and withdraw() from the runner's thread; poll(), ack(),
+// nack() from HTTP worker threads; lease expiry on a thread of its own. The
+// state below is guarded by one mutex; `done` callbacks are called outside it.
+class LeaseBroker final : public Deliverer {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  LeaseBroker(std::string subscription, std::chrono::milliseconds ackTimeout);
+  ~LeaseBroker() override;
+  LeaseBroker(const LeaseBroker&) = delete;
+  LeaseBroker& operator=(const LeaseBroker&) = delete;
+
+  // Deliverer (runner thread).
+  void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) override;
+  std::vector<std::shared_ptr<const ConsumedRecord>> withdraw(const std::vector<TopicPartition>& partitions) override;
+
+  struct Lease {
+    std::string id;
+    std::shared_ptr<const ConsumedRecord> record;
+    int attempt = 1;
+  };
+  // Up to `max` ready records, each leased for ackTimeout. Waits up to `wait`
+  // for the first one; returns as soon as any is ready. Empty when closed.
+  std::vector<Lease> poll(size_t max, std::chrono::milliseconds wait);
+
+  struct SettleResult {
+    size_t settled = 0;
+    std::vector<std::string> expired;  // the lease ran out (the record is or will be redelivered)
+    std::vector<std::string> unknown;  // never issued, already settled, or from before a restart
+  };
+  SettleResult ack(const std::vector<std::string>& ids);
+  // `retryable` false sends the records straight to the exhausted policy (as a
+  // 4xx does in push mode); `reason` becomes the recorded error.
+  SettleResult nack(const std::vector<std::string>& ids, bool retryable, const std::string& reason);
+
+  // Shutdown: wakes every waiting poll; later polls return nothing. Ack and
+  // nack keep working so that the app can settle what it holds.
+  void close();
+  bool closed() const;
+
+  size_t readyCount() const;
+  size_t leasedCount() const;
+
+ private:
+  struct Ready {
+    std::shared_ptr<const ConsumedRecord> record;
+    int attempt;
+    Done done;
+  };
+  struct Leased {
+    std::shared_ptr<const ConsumedRecord> record;
+    int attempt;
+    Done done;
+    Clock::time_point leasedAt;
+    Clock::time_point deadline;
+  };
+  SettleResult settle(const std::vector<std::string>& ids, AttemptResult result);
+  void expireLoop();
+  void rememberExpired(const std::string& id);  // mutex held
+
+  const std::string subscription_;
+  const std::chrono::milliseconds ackTimeout_;
+  const std::string idPrefix_;  // differs per process, so ids from before a restart are unknown
+
+  mutable std::mutex mutex_;
+  std::condition_variable readyCv_;   // pollers wait here
+  std::condition_variable expiryCv_;  // the expiry thread waits here
+  std::deque<Ready> ready_;
+  std::unordered_map<std::string, Leased> leased_;
+  std::multimap<Clock::time_point, std::string> deadlines_;
+  std::set<std::string> expired_;          // recently expired ids, bounded
+  std::deque<std::string> expiredOrder_;   // oldest first, to bound expired_
+  uint64_t nextId_ = 1;
+  bool closed_ = false;
+  bool stopping_ = false;
+  std::thread expiry_;
+};
+
+}  // namespace tributary::sidecar
