@@ -1,0 +1,49 @@
+#include "operator/runtime/finalizers.h"
+
+#include <string>
+
+namespace tributary::op::runtime {
+
+namespace {
+
+bool matches(const nlohmann::json& entry, std::string_view finalizer) {
+  return entry.is_string() && entry.get_ref<const std::string&>() == finalizer;
+}
+
+}  // namespace
+
+bool hasFinalizer(const nlohmann::json& object, std::string_view finalizer) {
+  if (!object.is_object()) return false;
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return false;
+  auto finalizers = metadata->find("finalizers");
+  if (finalizers == metadata->end() || !finalizers->is_array()) return false;
+  for (const auto& f : *finalizers) {
+    if (matches(f, finalizer)) return true;
+  }
+  return false;
+}
+
+bool addFinalizer(nlohmann::json& object, std::string_view finalizer) {
+  if (hasFinalizer(object, finalizer)) return false;
+  if (!object.is_object()) object = nlohmann::json::object();
+  auto& metadata = object["metadata"];
+  if (!metadata.is_object()) metadata = nlohmann::json::object();
+  auto& finalizers = metadata["finalizers"];
+  if (!finalizers.is_array()) finalizers = nlohmann::json::array();
+  finalizers.push_back(std::string(finalizer));
+  return true;
+}
+
+bool removeFinalizer(nlohmann::json& object, std::string_view finalizer) {
+  if (!hasFinalizer(object, finalizer)) return false;
+  auto& finalizers = object["metadata"]["finalizers"];
+  nlohmann::json kept = nlohmann::json::array();
+  for (const auto& f : finalizers) {
+    if (!matches(f, finalizer)) kept.push_back(f);
+  }
+  finalizers = std::move(kept);
+  return true;
+}
+
+}  // namespace tributary::op::runtime

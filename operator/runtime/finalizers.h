@@ -1,0 +1,23 @@
+#pragma once
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace tributary::op::runtime {
+
+// Helpers on an object's metadata.finalizers (e.g. "tributary.dev/topic").
+// They edit the object in memory only; the caller writes it back (update or
+// merge patch) when they return true, so an unchanged object costs no API call.
+// Threads: pure, any thread.
+
+bool hasFinalizer(const nlohmann::json& object, std::string_view finalizer);
+
+// Appends the finalizer if absent. Returns whether the object changed.
+bool addFinalizer(nlohmann::json& object, std::string_view finalizer);
+
+// Removes every occurrence. Returns whether the object changed. Leaves an
+// empty list rather than deleting the field, so a merge patch of the result
+// clears the list on the server too.
+bool removeFinalizer(nlohmann::json& object, std::string_view finalizer);
+
+}  // namespace tributary::op::runtime
