@@ -1,0 +1,50 @@
+// tributary-operator: the Kubernetes operator for Tributary's Kafka resources,
+// and its file mode (`apply -f`). See operator/app/README.md.
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "operator/app/file_mode.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tributary-operator [FLAGS]                 controller mode (reconciles KafkaTopic resources)\n"
+    "       tributary-operator apply -f PATH... [...]  file mode: apply KafkaTopic YAML to Kafka, no Kubernetes\n"
+    "       tributary-operator apply --help            file mode's flags\n"
+    "  --version   print the version\n"
+    "  --help, -h  print this usage\n";
+
+// Controller mode lives in operator/app/controller_mode.{h,cc} once it is
+// wired; until then it says so and exits as a usage error.
+int runControllerMode(const std::vector<std::string>& /*args*/) {
+  std::cerr << "tributary-operator: controller mode is not wired yet; use `tributary-operator apply -f PATH`\n";
+  return tributary::op::app::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // librdkafka may write to a closed connection; that must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!args.empty()) {
+    if (args[0] == "--version") {
+      std::cout << "tributary-operator " << TRIBUTARY_VERSION << "\n";
+      return 0;
+    }
+    if (args[0] == "--help" || args[0] == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (args[0] == "apply")
+      return tributary::op::app::runApply({args.begin() + 1, args.end()}, std::cout, std::cerr,
+                                          tributary::op::app::rdkafkaAdminFactory());
+    if (args[0].rfind("-", 0) != 0) {
+      std::cerr << "tributary-operator: unknown command " << args[0] << "\n" << kUsage;
+      return tributary::op::app::kExitUsage;
+    }
+  }
+  return runControllerMode(args);
+}

@@ -1,0 +1,136 @@
+#include "operator/app/operator_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/config/duration.h"
+
+namespace tributary::op::app {
+
+namespace {
+
+bool scalarString(const YAML::Node& n, const std::string& key, std::string& out, std::vector<std::string>& errors) {
+  if (!n.IsScalar()) {
+    errors.push_back(key + ": must be a string");
+    return false;
+  }
+  out = n.Scalar();
+  return true;
+}
+
+void unknownKeys(const YAML::Node& map, const std::set<std::string>& known, const std::string& prefix,
+                 std::vector<std::string>& errors) {
+  for (const auto& kv : map) {
+    const std::string k = kv.first.Scalar();
+    if (!known.count(k)) errors.push_back(prefix + k + ": unknown key");
+  }
+}
+
+}  // namespace
+
+OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
+  OperatorConfigResult r;
+  auto& errors = r.errors;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yamlText);
+  } catch (const YAML::Exception& e) {
+    errors.push_back(std::string("not valid YAML: ") + e.what());
+    return r;
+  }
+  OperatorConfig c;
+  if (root.IsNull()) {
+    r.config = c;
+    return r;
+  }
+  if (!root.IsMap()) {
+    errors.push_back("the configuration must be a mapping");
+    return r;
+  }
+  unknownKeys(root, {"clusters", "watchNamespaces", "resyncPeriod", "leaderElection"}, "", errors);
+
+  if (const YAML::Node clusters = root["clusters"]; clusters && !clusters.IsNull()) {
+    if (!clusters.IsMap()) {
+      errors.push_back("clusters: must be a mapping of cluster name to {bootstrapServers, properties}");
+    } else {
+      for (const auto& kv : clusters) {
+        const std::string name = kv.first.Scalar();
+        const std::string prefix = "clusters." + name;
+        const YAML::Node cluster = kv.second;
+        if (!cluster.IsMap()) {
+          errors.push_back(prefix + ": must be a mapping with bootstrapServers");
+          continue;
+        }
+        unknownKeys(cluster, {"bootstrapServers", "properties"}, prefix + ".", errors);
+        kafka::ClusterConnection conn;
+        if (!cluster["bootstrapServers"]) errors.push_back(prefix + ".bootstrapServers: required");
+        else if (scalarString(cluster["bootstrapServers"], prefix + ".bootstrapServers", conn.bootstrapServers, errors) &&
+                 conn.bootstrapServers.empty())
+          errors.push_back(prefix + ".bootstrapServers: must not be empty");
+        if (const YAML::Node props = cluster["properties"]; props && !props.IsNull()) {
+          if (!props.IsMap()) {
+            errors.push_back(prefix + ".properties: must be a mapping of librdkafka property to value");
+          } else {
+            for (const auto& p : props) {
+              std::string v;
+              if (scalarString(p.second, prefix + ".properties." + p.first.Scalar(), v, errors))
+                conn.properties[p.first.Scalar()] = v;
+            }
+            for (auto& e : kafka::validateAdminProperties(conn.properties, prefix + ".properties")) errors.push_back(e);
+          }
+        }
+        c.clusters[name] = conn;
+      }
+    }
+  }
+  if (const YAML::Node ns = root["watchNamespaces"]; ns && !ns.IsNull()) {
+    if (!ns.IsSequence()) errors.push_back("watchNamespaces: must be a list of namespace names");
+    else
+      for (size_t i = 0; i < ns.size(); ++i) {
+        std::string n;
+        if (scalarString(ns[i], "watchNamespaces[" + std::to_string(i) + "]", n, errors)) c.watchNamespaces.push_back(n);
+      }
+  }
+  if (const YAML::Node rp = root["resyncPeriod"]; rp && !rp.IsNull()) {
+    std::string text;
+    if (scalarString(rp, "resyncPeriod", text, errors)) {
+      auto d = parseDuration(text);
+      if (!d || d->count() <= 0) errors.push_back("resyncPeriod: must be a positive duration such as 5m or 30s, got \"" + text + "\"");
+      else c.resyncPeriod = *d;
+    }
+  }
+  if (const YAML::Node le = root["leaderElection"]; le && !le.IsNull()) {
+    if (!le.IsMap()) {
+      errors.push_back("leaderElection: must be a mapping with enabled, leaseName, namespace");
+    } else {
+      unknownKeys(le, {"enabled", "leaseName", "namespace"}, "leaderElection.", errors);
+      if (le["enabled"]) {
+        bool b = false;
+        if (!le["enabled"].IsScalar() || !YAML::convert<bool>::decode(le["enabled"], b))
+          errors.push_back("leaderElection.enabled: must be true or false");
+        else c.leaderElection.enabled = b;
+      }
+      if (le["leaseName"]) scalarString(le["leaseName"], "leaderElection.leaseName", c.leaderElection.leaseName, errors);
+      if (le["namespace"]) scalarString(le["namespace"], "leaderElection.namespace", c.leaderElection.namespace_, errors);
+    }
+  }
+  if (errors.empty()) r.config = std::move(c);
+  return r;
+}
+
+OperatorConfigResult loadOperatorConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    OperatorConfigResult r;
+    r.errors.push_back(path + ": cannot read the file");
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseOperatorConfig(ss.str());
+}
+
+}  // namespace tributary::op::app

@@ -1,0 +1,40 @@
+#pragma once
+// The operator's configuration file (`--config`), parsed and validated once.
+// Pure functions, any thread.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "operator/kafka/rdkafka_cluster_admin.h"
+
+namespace tributary::op::app {
+
+struct LeaderElectionConfig {
+  bool enabled = true;
+  std::string leaseName = "tributary-operator";
+  std::string namespace_;  // empty: the operator's own namespace
+};
+
+// clusters:            {<name>: {bootstrapServers, properties}}  — Kafka clusters resources may name
+// watchNamespaces: []  — controller mode: namespaces to watch (empty: all)
+// resyncPeriod: 5m     — controller mode: how often every resource is re-checked (drift)
+// leaderElection:      {enabled, leaseName, namespace} — controller mode
+struct OperatorConfig {
+  std::map<std::string, kafka::ClusterConnection> clusters;
+  std::vector<std::string> watchNamespaces;
+  std::chrono::milliseconds resyncPeriod{5 * 60 * 1000};
+  LeaderElectionConfig leaderElection;
+};
+
+struct OperatorConfigResult {
+  std::optional<OperatorConfig> config;  // set when errors is empty
+  std::vector<std::string> errors;       // every problem, each naming its key (`clusters.default.bootstrapServers: required`)
+};
+
+OperatorConfigResult parseOperatorConfig(const std::string& yamlText);
+// Reads the file; a missing or unreadable file is one error naming it.
+OperatorConfigResult loadOperatorConfig(const std::string& path);
+
+}  // namespace tributary::op::app

@@ -1,0 +1,379 @@
+#include "operator/kafka/rdkafka_cluster_admin.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "common/log/log.h"
+
+namespace tributary::op::kafka {
+
+namespace {
+
+AdminErrorCode codeOf(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART: return AdminErrorCode::TopicNotFound;
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: return AdminErrorCode::TopicAlreadyExists;
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS: return AdminErrorCode::InvalidPartitions;
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT: return AdminErrorCode::InvalidReplicationFactor;
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG: return AdminErrorCode::InvalidConfig;
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_TOPIC_DELETION_DISABLED: return AdminErrorCode::PolicyViolation;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION: return AdminErrorCode::Unauthorized;
+    // Transient: the brokers (or the controller) did not answer in time.
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION: return AdminErrorCode::Unavailable;
+    default: return AdminErrorCode::Other;
+  }
+}
+
+AdminError errorOf(rd_kafka_resp_err_t err, const char* message) {
+  return AdminError{codeOf(err), message && *message ? message : rd_kafka_err2str(err)};
+}
+
+// librdkafka logs connection failures itself, again and again while brokers
+// are down; route them to our JSON log at debug so that `apply` output stays
+// readable (each outcome says what failed). Only critical ones stay warnings.
+void logToJson(const rd_kafka_t*, int level, const char* facility, const char* message) {
+  if (level <= 2) tributary::log::warn("librdkafka", {{"facility", facility}, {"message", message}});
+  else tributary::log::debug("librdkafka", {{"facility", facility}, {"message", message}});
+}
+
+template <typename T>
+std::vector<ItemResult> allFailed(const std::vector<T>& items, const AdminError& error, std::string T::*name) {
+  std::vector<ItemResult> out;
+  out.reserve(items.size());
+  for (const auto& item : items) out.push_back({item.*name, error});
+  return out;
+}
+
+std::vector<ItemResult> allFailedNames(const std::vector<std::string>& names, const AdminError& error) {
+  std::vector<ItemResult> out;
+  out.reserve(names.size());
+  for (const auto& n : names) out.push_back({n, error});
+  return out;
+}
+
+// Per-topic results of CreateTopics/CreatePartitions/DeleteTopics, put back in request order.
+std::vector<ItemResult> topicResults(const rd_kafka_topic_result_t** results, size_t count,
+                                     const std::vector<std::string>& order) {
+  std::unordered_map<std::string, std::optional<AdminError>> byName;
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    std::optional<AdminError> e;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) e = errorOf(err, rd_kafka_topic_result_error_string(results[i]));
+    byName[rd_kafka_topic_result_name(results[i])] = e;
+  }
+  std::vector<ItemResult> out;
+  for (const auto& name : order) {
+    auto it = byName.find(name);
+    if (it == byName.end()) out.push_back({name, AdminError{AdminErrorCode::Other, "no result for the topic"}});
+    else out.push_back({name, it->second});
+  }
+  return out;
+}
+
+}  // namespace
+
+struct RdKafkaClusterAdmin::Handle {
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_queue_t* queue = nullptr;
+  std::chrono::milliseconds timeout{30'000};
+
+  ~Handle() {
+    if (queue) rd_kafka_queue_destroy(queue);
+    if (rk) rd_kafka_destroy(rk);
+  }
+
+  rd_kafka_AdminOptions_t* options(rd_kafka_admin_op_t op, bool validateOnly) {
+    rd_kafka_AdminOptions_t* o = rd_kafka_AdminOptions_new(rk, op);
+    char err[256];
+    rd_kafka_AdminOptions_set_request_timeout(o, static_cast<int>(timeout.count()), err, sizeof err);
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS ||
+        op == RD_KAFKA_ADMIN_OP_DELETETOPICS)
+      rd_kafka_AdminOptions_set_operation_timeout(o, static_cast<int>(timeout.count()), err, sizeof err);
+    if (validateOnly) rd_kafka_AdminOptions_set_validate_only(o, 1, err, sizeof err);
+    return o;
+  }
+
+  // Waits for the result event of the request just sent. The request timeout
+  // makes librdkafka answer; the extra margin only guards against a lost event.
+  // Returns nullptr with `error` set when the request as a whole failed.
+  rd_kafka_event_t* await(rd_kafka_event_type_t type, std::optional<AdminError>& error) {
+    const auto waitMs = static_cast<int>(timeout.count()) + 5'000;
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, waitMs);
+    if (!ev) {
+      error = AdminError{AdminErrorCode::Unavailable, "no answer from the Kafka cluster"};
+      return nullptr;
+    }
+    if (rd_kafka_event_type(ev) != type) {
+      error = AdminError{AdminErrorCode::Other, "unexpected librdkafka event"};
+      rd_kafka_event_destroy(ev);
+      return nullptr;
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_event_error(ev); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      error = errorOf(err, rd_kafka_event_error_string(ev));
+      rd_kafka_event_destroy(ev);
+      return nullptr;
+    }
+    return ev;
+  }
+};
+
+std::vector<std::string> validateAdminProperties(const std::map<std::string, std::string>& properties,
+                                                 std::string_view keyPrefix) {
+  std::vector<std::string> errors;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [key, value] : properties) {
+    const std::string where = std::string(keyPrefix) + "." + key;
+    if (key == "bootstrap.servers" || key == "metadata.broker.list") {
+      errors.push_back(where + ": may not be set: use bootstrapServers");
+      continue;
+    }
+    char err[512];
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+      errors.push_back(where + ": " + err);
+  }
+  rd_kafka_conf_destroy(conf);
+  return errors;
+}
+
+std::unique_ptr<RdKafkaClusterAdmin> RdKafkaClusterAdmin::create(const ClusterConnection& connection,
+                                                                 std::string& error) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      error = k + ": " + err;
+      return false;
+    }
+    return true;
+  };
+  bool ok = set("bootstrap.servers", connection.bootstrapServers);
+  for (const auto& [k, v] : connection.properties) ok = ok && set(k, v);
+  if (!ok) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  rd_kafka_conf_set_log_cb(conf, logToJson);
+  auto handle = std::make_unique<Handle>();
+  handle->timeout = connection.requestTimeout;
+  // The admin API runs on any client type; a producer handle starts no consumer machinery.
+  handle->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!handle->rk) {
+    rd_kafka_conf_destroy(conf);
+    error = err;
+    return nullptr;
+  }
+  handle->queue = rd_kafka_queue_new(handle->rk);
+  return std::unique_ptr<RdKafkaClusterAdmin>(new RdKafkaClusterAdmin(std::move(handle)));
+}
+
+RdKafkaClusterAdmin::RdKafkaClusterAdmin(std::unique_ptr<Handle> handle) : handle_(std::move(handle)) {}
+RdKafkaClusterAdmin::~RdKafkaClusterAdmin() = default;
+
+std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vector<std::string>& topics) {
+  std::vector<DescribeResult> out;
+  if (topics.empty()) return out;
+  auto failAll = [&](const AdminError& e) {
+    out.clear();
+    for (const auto& t : topics) out.push_back({t, std::nullopt, e});
+    return out;
+  };
+  // All topics in one Metadata request: asking for named topics would need a
+  // handle per topic (a round trip each) and may auto-create them on brokers
+  // with auto.create.topics.enable.
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(handle_->rk, 1, nullptr, &md, static_cast<int>(handle_->timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return failAll(errorOf(err, nullptr));
+  std::unordered_map<std::string, TopicDescription> found;
+  std::unordered_map<std::string, AdminError> topicErrors;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      topicErrors[t.topic] = errorOf(t.err, nullptr);
+      continue;
+    }
+    TopicDescription d;
+    d.partitions = t.partition_cnt;
+    for (int p = 0; p < t.partition_cnt; ++p) d.replicationFactor = std::max(d.replicationFactor, t.partitions[p].replica_cnt);
+    found.emplace(t.topic, std::move(d));
+  }
+  rd_kafka_metadata_destroy(md);
+
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  for (const auto& t : topics)
+    if (found.count(t)) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+  std::unordered_map<std::string, AdminError> configErrors;
+  if (!resources.empty()) {
+    rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, false);
+    rd_kafka_DescribeConfigs(handle_->rk, resources.data(), resources.size(), opts, handle_->queue);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
+    std::optional<AdminError> callError;
+    rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, callError);
+    if (!ev) return failAll(*callError);
+    const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev);
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(res, &n);
+    for (size_t i = 0; i < n; ++i) {
+      const std::string name = rd_kafka_ConfigResource_name(rs[i]);
+      if (rd_kafka_resp_err_t e = rd_kafka_ConfigResource_error(rs[i]); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        configErrors[name] = errorOf(e, rd_kafka_ConfigResource_error_string(rs[i]));
+        continue;
+      }
+      auto it = found.find(name);
+      if (it == found.end()) continue;
+      size_t ec = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &ec);
+      for (size_t j = 0; j < ec; ++j) {
+        const char* value = rd_kafka_ConfigEntry_value(entries[j]);  // NULL for sensitive values
+        const std::string key = rd_kafka_ConfigEntry_name(entries[j]);
+        const std::string v = value ? value : "";
+        it->second.effectiveConfigs[key] = v;
+        if (rd_kafka_ConfigEntry_source(entries[j]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG)
+          it->second.dynamicConfigs[key] = v;
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+
+  for (const auto& t : topics) {
+    if (auto e = configErrors.find(t); e != configErrors.end()) out.push_back({t, std::nullopt, e->second});
+    else if (auto f = found.find(t); f != found.end()) out.push_back({t, f->second, std::nullopt});
+    else if (auto te = topicErrors.find(t); te != topicErrors.end()) out.push_back({t, std::nullopt, te->second});
+    else out.push_back({t, std::nullopt, AdminError{AdminErrorCode::TopicNotFound, "topic " + t + " does not exist"}});
+  }
+  return out;
+}
+
+std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewTopic>& topics, bool validateOnly) {
+  if (topics.empty()) return {};
+  std::vector<rd_kafka_NewTopic_t*> reqs;
+  std::vector<std::string> order;
+  char err[512];
+  for (const auto& t : topics) {
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replicationFactor, err, sizeof err);
+    if (!nt) {
+      rd_kafka_NewTopic_destroy_array(reqs.data(), reqs.size());
+      return allFailed(topics, AdminError{AdminErrorCode::Other, t.name + ": " + err}, &NewTopic::name);
+    }
+    for (const auto& [k, v] : t.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    reqs.push_back(nt);
+    order.push_back(t.name);
+  }
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_CREATETOPICS, validateOnly);
+  rd_kafka_CreateTopics(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy_array(reqs.data(), reqs.size());
+  std::optional<AdminError> callError;
+  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_CREATETOPICS_RESULT, callError);
+  if (!ev) return allFailed(topics, *callError, &NewTopic::name);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** rs = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+  auto out = topicResults(rs, n, order);
+  rd_kafka_event_destroy(ev);
+  return out;
+}
+
+std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<PartitionIncrease>& increases,
+                                                              bool validateOnly) {
+  if (increases.empty()) return {};
+  std::vector<rd_kafka_NewPartitions_t*> reqs;
+  std::vector<std::string> order;
+  char err[512];
+  for (const auto& p : increases) {
+    rd_kafka_NewPartitions_t* np =
+        rd_kafka_NewPartitions_new(p.topic.c_str(), static_cast<size_t>(std::max(p.newTotal, 0)), err, sizeof err);
+    if (!np) {
+      rd_kafka_NewPartitions_destroy_array(reqs.data(), reqs.size());
+      return allFailed(increases, AdminError{AdminErrorCode::Other, p.topic + ": " + err}, &PartitionIncrease::topic);
+    }
+    reqs.push_back(np);
+    order.push_back(p.topic);
+  }
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, validateOnly);
+  rd_kafka_CreatePartitions(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewPartitions_destroy_array(reqs.data(), reqs.size());
+  std::optional<AdminError> callError;
+  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, callError);
+  if (!ev) return allFailed(increases, *callError, &PartitionIncrease::topic);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** rs =
+      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+  auto out = topicResults(rs, n, order);
+  rd_kafka_event_destroy(ev);
+  return out;
+}
+
+std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<TopicConfigs>& configs,
+                                                          bool validateOnly) {
+  if (configs.empty()) return {};
+  std::vector<rd_kafka_ConfigResource_t*> reqs;
+  for (const auto& c : configs) {
+    rd_kafka_ConfigResource_t* r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, c.topic.c_str());
+    // The complete set: AlterConfigs (v0/v1) replaces the topic's dynamic configs.
+    for (const auto& [k, v] : c.configs) rd_kafka_ConfigResource_set_config(r, k.c_str(), v.c_str());
+    reqs.push_back(r);
+  }
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_ALTERCONFIGS, validateOnly);
+  rd_kafka_AlterConfigs(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_ConfigResource_destroy_array(reqs.data(), reqs.size());
+  std::optional<AdminError> callError;
+  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, callError);
+  if (!ev) return allFailed(configs, *callError, &TopicConfigs::topic);
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** rs = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+  std::unordered_map<std::string, std::optional<AdminError>> byName;
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<AdminError> e;
+    if (rd_kafka_resp_err_t er = rd_kafka_ConfigResource_error(rs[i]); er != RD_KAFKA_RESP_ERR_NO_ERROR)
+      e = errorOf(er, rd_kafka_ConfigResource_error_string(rs[i]));
+    byName[rd_kafka_ConfigResource_name(rs[i])] = e;
+  }
+  rd_kafka_event_destroy(ev);
+  std::vector<ItemResult> out;
+  for (const auto& c : configs) {
+    auto it = byName.find(c.topic);
+    if (it == byName.end()) out.push_back({c.topic, AdminError{AdminErrorCode::Other, "no result for the topic"}});
+    else out.push_back({c.topic, it->second});
+  }
+  return out;
+}
+
+std::vector<ItemResult> RdKafkaClusterAdmin::deleteTopics(const std::vector<std::string>& topics) {
+  if (topics.empty()) return {};
+  std::vector<rd_kafka_DeleteTopic_t*> reqs;
+  for (const auto& t : topics) reqs.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DELETETOPICS, false);
+  rd_kafka_DeleteTopics(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_DeleteTopic_destroy_array(reqs.data(), reqs.size());
+  std::optional<AdminError> callError;
+  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DELETETOPICS_RESULT, callError);
+  if (!ev) return allFailedNames(topics, *callError);
+  size_t n = 0;
+  const rd_kafka_topic_result_t** rs = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+  auto out = topicResults(rs, n, topics);
+  rd_kafka_event_destroy(ev);
+  return out;
+}
+
+}  // namespace tributary::op::kafka
