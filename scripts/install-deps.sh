@@ -8,7 +8,7 @@ packages=(
   librdkafka-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev
-  curl kcat
+  curl kcat openssl
 )
 
 missing=()

@@ -6,22 +6,17 @@
 #include <vector>
 
 #include "operator/app/file_mode.h"
+#include "operator/controllers/controller_mode.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: tributary-operator [FLAGS]                 controller mode (reconciles KafkaTopic resources)\n"
+    "       tributary-operator --help-controller       controller mode's flags\n"
     "       tributary-operator apply -f PATH... [...]  file mode: apply KafkaTopic YAML to Kafka, no Kubernetes\n"
     "       tributary-operator apply --help            file mode's flags\n"
     "  --version   print the version\n"
     "  --help, -h  print this usage\n";
-
-// Controller mode lives in operator/app/controller_mode.{h,cc} once it is
-// wired; until then it says so and exits as a usage error.
-int runControllerMode(const std::vector<std::string>& /*args*/) {
-  std::cerr << "tributary-operator: controller mode is not wired yet; use `tributary-operator apply -f PATH`\n";
-  return tributary::op::app::kExitUsage;
-}
 
 }  // namespace
 
@@ -34,6 +29,8 @@ int main(int argc, char** argv) {
       std::cout << "tributary-operator " << TRIBUTARY_VERSION << "\n";
       return 0;
     }
+    if (args[0] == "--help-controller")
+      return tributary::op::controllers::runControllerMode({"--help"}, std::cout, std::cerr);
     if (args[0] == "--help" || args[0] == "-h") {
       std::cout << kUsage;
       return 0;
@@ -46,5 +43,5 @@ int main(int argc, char** argv) {
       return tributary::op::app::kExitUsage;
     }
   }
-  return runControllerMode(args);
+  return tributary::op::controllers::runControllerMode(args, std::cout, std::cerr);
 }

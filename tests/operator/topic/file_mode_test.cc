@@ -327,9 +327,10 @@ TEST_F(FileModeProcessTest, UsageErrorsExitTwo) {
   EXPECT_THAT(r.err, HasSubstr("no input: give -f PATH"));
   EXPECT_EQ(run({"apply", "-f", "x.yaml", "--bootstrap-servers", "k:1", "--output", "xml"}).code, 2);
   EXPECT_EQ(run({"frobnicate"}).code, 2);
+  // No subcommand is controller mode: without a Kafka cluster it is a usage error too.
   auto c = run({});
   EXPECT_EQ(c.code, 2);
-  EXPECT_THAT(c.err, HasSubstr("controller mode is not wired yet"));
+  EXPECT_THAT(c.err, HasSubstr("no Kafka cluster"));
 }
 
 TEST_F(FileModeProcessTest, InvalidFileExitsOneNamingTheField) {

@@ -1,0 +1,178 @@
+// End to end with real processes: the test API server (in this process, real
+// HTTP), the real kubectl, and the real tributary-operator binary in controller
+// mode. There is no Kafka broker here (the embedded mock cluster has no admin
+// API), so the operator's librdkafka admin client is pointed at a dead address:
+// what these scenarios prove is the wiring a user meets — kubectl apply of the
+// CRD and examples, the operator noticing them and writing status conditions
+// that kubectl shows, leader election between two operator processes with a
+// hand-over when the leader is killed, and clean SIGTERM. Ready=True paths are
+// covered in-process against the ClusterAdmin test double
+// (tests/operator/controllers).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/apiserver/api_client.h"
+#include "tests/apiserver/command.h"
+#include "tests/support/subprocess.h"
+
+using namespace std::chrono_literals;
+using tributary::apiserver::test::ApiClient;
+using tributary::apiserver::test::Command;
+using tributary::apiserver::test::eventually;
+using tributary::apiserver::test::findOnPath;
+using Json = nlohmann::json;
+
+namespace {
+
+const std::string kTopics = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkatopics";
+
+class OperatorE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto kubectl = findOnPath("kubectl");
+    if (!kubectl) GTEST_SKIP() << "kubectl is not on PATH; these scenarios drive the real kubectl binary";
+    kubectl_ = *kubectl;
+    char tmpl[] = "/tmp/tributary-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    server = std::make_unique<tributary::apiserver::TestApiServer>();
+    server->start();
+    api = std::make_unique<ApiClient>(server->port());
+    std::ofstream(dir_ + "/kubeconfig")
+        << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: " << server->url()
+        << "\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: default\n"
+           "current-context: test\nusers:\n- name: test\n  user: {}\n";
+  }
+  void TearDown() override {
+    operators.clear();
+    if (server) server->stop();
+    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
+  }
+
+  tributary::apiserver::test::CommandResult kubectl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--kubeconfig", dir_ + "/kubeconfig", "--cache-dir", dir_ + "/cache"});
+    return tributary::apiserver::test::run(kubectl_, args, {{"HOME", dir_}}, 60s);
+  }
+
+  // Starts the operator binary; returns it once it logged that it started.
+  tributary::test::Subprocess& startOperator(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--kubeconfig", dir_ + "/kubeconfig", "--bootstrap-servers", "127.0.0.1:1",
+                                     "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address",
+                                     "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    operators.push_back(
+        std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/tributary-operator", args));
+    EXPECT_TRUE(operators.back()->waitForLine("operator started", 30s)) << operators.back()->output();
+    return *operators.back();
+  }
+
+  // A JSON log field of the first line containing `needle`.
+  static std::string logField(const tributary::test::Subprocess& p, const std::string& needle,
+                              const std::string& field) {
+    const std::string& out = p.output();
+    auto at = out.find(needle);
+    if (at == std::string::npos) return "";
+    auto start = out.rfind('\n', at);
+    auto end = out.find('\n', at);
+    Json line = Json::parse(out.substr(start == std::string::npos ? 0 : start + 1,
+                                       end == std::string::npos ? std::string::npos : end - start - 1),
+                            nullptr, false);
+    return line.is_object() ? line.value(field, "") : "";
+  }
+
+  Json readyCondition(const std::string& name) {
+    Json o = api->get(kTopics + "/" + name).body;
+    const Json conditions = o.value("status", Json::object()).value("conditions", Json::array());
+    for (const auto& c : conditions)
+      if (c.value("type", "") == "Ready") return c;
+    return Json::object();
+  }
+
+  std::string leaseHolder() {
+    auto r = api->get("/apis/coordination.k8s.io/v1/namespaces/default/leases/tributary-operator");
+    if (r.status != 200) return "";
+    return r.body["spec"].value("holderIdentity", "");
+  }
+
+  std::string kubectl_, dir_;
+  std::unique_ptr<tributary::apiserver::TestApiServer> server;
+  std::unique_ptr<ApiClient> api;
+  std::vector<std::unique_ptr<tributary::test::Subprocess>> operators;
+};
+
+TEST_F(OperatorE2E, KubectlApplyReachesTheOperatorWhichReportsKafkaUnavailableAndStopsCleanly) {
+  auto crd = kubectl({"apply", "--validate=false", "-f", std::string(TRIBUTARY_SOURCE_DIR) + "/crds/"});
+  ASSERT_EQ(crd.exitCode, 0) << crd.err;
+  ASSERT_EQ(kubectl({"wait", "--for=condition=Established", "crd/kafkatopics.tributary.dev", "--timeout=30s"}).exitCode,
+            0);
+  auto& op = startOperator({"--leader-elect=false"});
+  auto examples =
+      kubectl({"apply", "--validate=false", "-f", std::string(TRIBUTARY_SOURCE_DIR) + "/manifests/examples/"});
+  ASSERT_EQ(examples.exitCode, 0) << examples.err;
+
+  // No broker answers: the operator says so on the resource, by condition.
+  ASSERT_TRUE(eventually([&] { return readyCondition("orders").value("reason", "") == "KafkaUnavailable"; }, 120s))
+      << api->get(kTopics + "/orders").raw << "\n" << op.output();
+  EXPECT_EQ(readyCondition("orders")["status"], "False");
+  auto get = kubectl({"get", "kt", "orders"});
+  ASSERT_EQ(get.exitCode, 0) << get.err;
+  EXPECT_NE(get.out.find("READY"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("False"), std::string::npos) << get.out;
+  auto events = kubectl({"get", "events", "--field-selector", "involvedObject.name=orders", "-o", "json"});
+  EXPECT_EQ(events.exitCode, 0) << events.err;
+  EXPECT_NE(events.out.find("KafkaUnavailable"), std::string::npos) << events.out;
+  // The Delete-policy example carries the finalizer even while Kafka is away.
+  EXPECT_EQ(api->get(kTopics + "/customer-profiles").body["metadata"]["finalizers"],
+            Json::array({"tributary.dev/topic"}));
+
+  // Running reconciles finish first (each waits at most 10 s for Kafka).
+  op.signal(SIGTERM);
+  EXPECT_EQ(op.wait(60s), 0) << op.output();
+}
+
+TEST_F(OperatorE2E, TwoOperatorsElectOneLeaderAndKillingItHandsOver) {
+  ASSERT_EQ(kubectl({"apply", "--validate=false", "-f", std::string(TRIBUTARY_SOURCE_DIR) + "/crds/"}).exitCode, 0);
+  auto& a = startOperator({"--leader-elect=true"});
+  auto& b = startOperator({"--leader-elect=true"});
+  const std::string idA = logField(a, "tributary-operator starting", "identity");
+  const std::string idB = logField(b, "tributary-operator starting", "identity");
+  ASSERT_FALSE(idA.empty());
+  ASSERT_NE(idA, idB);
+  ASSERT_TRUE(eventually([&] { return leaseHolder() == idA || leaseHolder() == idB; }, 30s)) << leaseHolder();
+  const std::string first = leaseHolder();
+  auto& leader = first == idA ? a : b;
+  auto& standby = first == idA ? b : a;
+  const std::string standbyId = first == idA ? idB : idA;
+  ASSERT_TRUE(leader.waitForLine("reconciling KafkaTopics", 30s));
+  EXPECT_EQ(standby.output().find("reconciling KafkaTopics"), std::string::npos) << "only the leader reconciles";
+
+  // A crash: no release. The standby takes over once the lease expires (15 s).
+  leader.signal(SIGKILL);
+  leader.wait(10s);
+  ASSERT_TRUE(eventually([&] { return leaseHolder() == standbyId; }, 60s)) << leaseHolder();
+  EXPECT_TRUE(standby.waitForLine("reconciling KafkaTopics", 30s)) << standby.output();
+  standby.signal(SIGTERM);
+  EXPECT_EQ(standby.wait(30s), 0) << standby.output();
+  // A clean stop releases the lease for the next one at once.
+  EXPECT_EQ(leaseHolder(), "");
+}
+
+TEST_F(OperatorE2E, UsageAndConfigurationErrorsExitTwoWithAMessage) {
+  auto bin = tributary::test::binDir() + "/tributary-operator";
+  auto noCluster = tributary::apiserver::test::run(bin, {"--kubeconfig", dir_ + "/kubeconfig"});
+  EXPECT_EQ(noCluster.exitCode, 2);
+  EXPECT_NE(noCluster.err.find("no Kafka cluster"), std::string::npos) << noCluster.err;
+  auto badFlag = tributary::apiserver::test::run(bin, {"--leader-elect=maybe", "--bootstrap-servers", "k:9092"});
+  EXPECT_EQ(badFlag.exitCode, 2);
+  EXPECT_NE(badFlag.err.find("--leader-elect must be true or false"), std::string::npos) << badFlag.err;
+  std::ofstream(dir_ + "/broken") << "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n";
+  auto badKubeconfig =
+      tributary::apiserver::test::run(bin, {"--kubeconfig", dir_ + "/broken", "--bootstrap-servers", "k:9092"});
+  EXPECT_EQ(badKubeconfig.exitCode, 2);
+  EXPECT_NE(badKubeconfig.err.find("broken"), std::string::npos) << "names the file: " << badKubeconfig.err;
+}
+
+}  // namespace

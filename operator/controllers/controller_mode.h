@@ -1,0 +1,18 @@
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace tributary::op::controllers {
+
+// `tributary-operator [FLAGS]`: controller mode. Flags: --config FILE,
+// --bootstrap-servers LIST, --kubeconfig PATH, --leader-elect[=true|false],
+// --metrics-bind-address ADDR (:8080), --health-probe-bind-address ADDR (:8081),
+// --help. Runs until SIGTERM/SIGINT, then stops gracefully (releasing the
+// lease). Exit codes: 0 after a clean stop, 1 when it cannot start (API server
+// configuration, ports, Kafka client), 2 on usage or configuration errors.
+// Threads: the main thread; SIGTERM/SIGINT must be blocked by the caller's
+// other threads (it blocks them for the process before starting any).
+int runControllerMode(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace tributary::op::controllers

@@ -1,0 +1,224 @@
+#include "operator/controllers/operator_manager.h"
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "common/log/log.h"
+#include "common/metrics/exposition.h"
+#include "operator/kafka/admin_metrics.h"
+#include "operator/kube/informer.h"
+#include "operator/controllers/topic_controller.h"
+#include "operator/runtime/controller.h"
+#include "operator/runtime/predicates.h"
+
+namespace tributary::op::controllers {
+
+AdminFactory rdkafkaAdminFactory() {
+  return [](const std::string&, const kafka::ClusterConnection& connection,
+            std::string& error) -> std::unique_ptr<kafka::ClusterAdmin> {
+    return kafka::RdKafkaClusterAdmin::create(connection, error);
+  };
+}
+
+struct OperatorManager::Term {
+  std::shared_ptr<TopicController> reconciler;
+  std::unique_ptr<runtime::Controller> controller;
+  std::vector<std::unique_ptr<kube::Informer>> informers;  // one per watched namespace, or one for all
+
+  kube::Informer* informerFor(const std::string& key) {
+    if (informers.size() == 1) return informers[0].get();
+    const std::string ns = key.substr(0, key.find('/'));
+    for (auto& i : informers)
+      if (i->get(key)) return i.get();
+    (void)ns;
+    return nullptr;
+  }
+};
+
+OperatorManager::OperatorManager(ManagerOptions options, std::shared_ptr<kube::KubeClient> client,
+                                 std::shared_ptr<prometheus::Registry> registry, AdminFactory admins)
+    : options_(std::move(options)),
+      client_(std::move(client)),
+      registry_(std::move(registry)),
+      adminFactory_(std::move(admins)),
+      metricsServer_(4, 64 * 1024),
+      probesServer_(4, 64 * 1024) {}
+
+OperatorManager::~OperatorManager() { stop(); }
+
+bool OperatorManager::start(std::string& error) {
+  auto adminMetrics = std::make_shared<kafka::AdminMetrics>(*registry_);
+  for (const auto& [name, connection] : options_.clusters) {
+    auto admin = adminFactory_(name, connection, error);
+    if (!admin) {
+      error = "cluster \"" + name + "\": " + error;
+      return false;
+    }
+    admins_[name] = std::make_unique<kafka::InstrumentedClusterAdmin>(std::move(admin), adminMetrics);
+  }
+  events_ = std::make_unique<kube::EventRecorder>(*client_, "tributary-operator", *registry_);
+
+  metricsServer_.routes().Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(renderMetrics({registry_}), kPrometheusContentType);
+  });
+  probesServer_.routes().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  probesServer_.routes().Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    // Ready = this replica leads and its controllers run; a standby says so.
+    const bool leader = isLeader(), running = reconciling_.load();
+    res.status = leader && running ? 200 : 503;
+    res.set_content(nlohmann::json{{"ready", leader && running},
+                                   {"leader", leader},
+                                   {"identity", options_.lease.identity},
+                                   {"reconciling", running}}
+                        .dump(),
+                    "application/json");
+  });
+  if (!metricsServer_.bind(options_.metrics, error)) return false;
+  if (!probesServer_.bind(options_.probes, error)) return false;
+  metricsServer_.start();
+  probesServer_.start();
+
+  thread_ = std::thread([this] { loop(); });
+  if (options_.leaderElection) {
+    try {
+      kube::validate(options_.lease);
+    } catch (const std::exception& e) {
+      error = std::string("leader election: ") + e.what();
+      return false;
+    }
+    elector_ = std::make_unique<kube::LeaderElector>(
+        *client_, options_.lease,
+        kube::LeaderCallbacks{[this] { post([this] { startTerm(); }); }, [this] { post([this] { endTerm(); }); }},
+        *registry_);
+    elector_->start();
+  } else {
+    post([this] { startTerm(); });
+  }
+  log::info("operator started",
+            {{"metrics", std::to_string(metricsServer_.port())},
+             {"probes", std::to_string(probesServer_.port())},
+             {"leaderElection", options_.leaderElection ? "on" : "off"},
+             {"identity", options_.lease.identity}});
+  return true;
+}
+
+bool OperatorManager::isLeader() const { return options_.leaderElection ? (elector_ && elector_->isLeader()) : true; }
+
+void OperatorManager::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_all();
+}
+
+void OperatorManager::loop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping, nothing left
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+void OperatorManager::startTerm() {
+  if (term_) return;
+  auto term = std::make_unique<Term>();
+  Term* t = term.get();
+  std::map<std::string, ClusterTarget> clusters;
+  for (auto& [name, admin] : admins_) clusters[name] = ClusterTarget{admin.get()};
+  ObjectStoreView store{[t](const std::string& key) -> std::optional<nlohmann::json> {
+                          kube::Informer* i = t->informerFor(key);
+                          return i ? i->get(key) : std::nullopt;
+                        },
+                        [t] {
+                          std::vector<nlohmann::json> all;
+                          for (auto& i : t->informers)
+                            for (auto& o : i->list()) all.push_back(std::move(o));
+                          return all;
+                        }};
+  t->reconciler = std::make_shared<TopicController>(*client_, store, clusters, *events_,
+                                                     TopicControllerOptions{options_.maxBatch});
+  runtime::ControllerOptions copts;
+  copts.name = "kafkatopic";
+  copts.workers = options_.workers;
+  copts.maxBatch = options_.maxBatch;
+  copts.registry = registry_.get();
+  t->controller = std::make_unique<runtime::Controller>(std::move(copts), t->reconciler);
+
+  runtime::WorkQueue& queue = t->controller->queue();
+  TopicController& reconciler = *t->reconciler;
+  kube::InformerHandlers handlers{
+      [&queue, &reconciler](const nlohmann::json& o) {
+        reconciler.observe(o);
+        queue.add(kube::Informer::keyOf(o));
+      },
+      [&queue, &reconciler](const nlohmann::json& old, const nlohmann::json& now) {
+        reconciler.observe(now);
+        // Our own status writes change neither generation, labels, annotations
+        // nor deletion: they do not come back as work.
+        if (runtime::reconcileWorthyUpdate(old, now)) queue.add(kube::Informer::keyOf(now));
+      },
+      [&queue, &reconciler](const nlohmann::json& last) {
+        reconciler.forget(last);
+        // Another resource naming the same topic may inherit it now.
+        for (const auto& k : reconciler.otherClaimants(last)) queue.add(k);
+      }};
+  std::vector<std::string> namespaces = options_.watchNamespaces;
+  if (namespaces.empty()) namespaces.push_back("");
+  for (const auto& ns : namespaces) {
+    kube::InformerOptions io;
+    io.ns = ns;
+    io.resyncPeriod = options_.resyncPeriod;
+    t->informers.push_back(std::make_unique<kube::Informer>(*client_, kKafkaTopics, io, handlers));
+  }
+  t->controller->start();
+  for (auto& i : t->informers) i->start();
+  term_ = std::move(term);
+  reconciling_ = true;
+  log::info("reconciling KafkaTopics", {{"identity", options_.lease.identity}});
+}
+
+void OperatorManager::endTerm() {
+  if (!term_) return;
+  reconciling_ = false;
+  for (auto& i : term_->informers) i->stop();
+  term_->controller->stop();  // in-flight reconciles finish
+  term_.reset();
+  log::info("stopped reconciling", {{"identity", options_.lease.identity}});
+}
+
+void OperatorManager::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (thread_.joinable()) {
+    // The term ends before the lease is released, so that two replicas never
+    // reconcile at once.
+    std::promise<void> ended;
+    post([this, &ended] {
+      endTerm();
+      ended.set_value();
+    });
+    ended.get_future().wait();
+  }
+  if (elector_) elector_->stop();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    tasks_.clear();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  metricsServer_.stop();
+  probesServer_.stop();
+}
+
+}  // namespace tributary::op::controllers

@@ -1,0 +1,239 @@
+#include "operator/kube/informer.h"
+
+#include "common/log/log.h"
+
+namespace tributary::op::kube {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+std::string resourceVersionOf(const Json& object) {
+  if (!object.is_object() || !object.contains("metadata")) return "";
+  return object["metadata"].value("resourceVersion", "");
+}
+}  // namespace
+
+Informer::Informer(KubeClient& client, ResourceRef resource, InformerOptions options, InformerHandlers handlers)
+    : client_(client),
+      resource_(std::move(resource)),
+      options_(std::move(options)),
+      handlers_(std::move(handlers)),
+      currentBackoff_(options_.initialBackoff) {}
+
+Informer::~Informer() { stop(); }
+
+std::string Informer::keyOf(const Json& object) {
+  const Json& meta = object.contains("metadata") ? object["metadata"] : Json::object();
+  std::string ns = meta.value("namespace", "");
+  std::string name = meta.value("name", "");
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+void Informer::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Informer::stop() {
+  {
+    std::lock_guard lock(stopMu_);
+    stopping_ = true;
+  }
+  stopCv_.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    if (stream_ != nullptr) stream_->cancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<Json> Informer::get(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = store_.find(key);
+  if (it == store_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Json> Informer::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<Json> out;
+  out.reserve(store_.size());
+  for (const auto& [key, object] : store_) out.push_back(object);
+  return out;
+}
+
+std::string Informer::lastResourceVersion() const {
+  std::lock_guard lock(mu_);
+  return resourceVersion_;
+}
+
+void Informer::backoff() {
+  std::unique_lock lock(stopMu_);
+  stopCv_.wait_for(lock, currentBackoff_, [this] { return stopping_.load(); });
+  currentBackoff_ = std::min(currentBackoff_ * 2, options_.maxBackoff);
+}
+
+void Informer::run() {
+  nextResync_ = Clock::now() + options_.resyncPeriod;
+  bool needList = true;
+  while (!stopping_) {
+    if (needList) {
+      if (!relist()) {
+        backoff();
+        continue;
+      }
+      needList = false;
+    }
+    needList = watchOnce();
+  }
+}
+
+bool Informer::relist() {
+  ListResult result;
+  try {
+    ListOptions opts;
+    opts.labelSelector = options_.labelSelector;
+    opts.limit = options_.pageSize;
+    result = client_.listAll(resource_, options_.ns, opts);
+  } catch (const ApiError& e) {
+    log::warn("informer: list failed, retrying with backoff",
+              {{"resource", resource_.displayName()}, {"error", e.what()}, {"backoffMs", std::to_string(currentBackoff_.count())}});
+    return false;
+  }
+  std::map<std::string, Json> fresh;
+  for (auto& item : result.items) {
+    std::string key = keyOf(item);
+    fresh.emplace(std::move(key), std::move(item));
+  }
+  // Deliver the difference between what we had and the new state, as
+  // client-go's Replace does: a relist after 410 looks to handlers like the
+  // events they missed.
+  std::vector<std::pair<std::optional<Json>, std::optional<Json>>> changes;  // (old, new)
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, object] : fresh) {
+      auto it = store_.find(key);
+      if (it == store_.end())
+        changes.emplace_back(std::nullopt, object);
+      else
+        changes.emplace_back(it->second, object);
+    }
+    for (const auto& [key, object] : store_)
+      if (!fresh.count(key)) changes.emplace_back(object, std::nullopt);
+    store_ = std::move(fresh);
+    resourceVersion_ = result.resourceVersion;
+  }
+  for (const auto& [oldObject, newObject] : changes) {
+    if (!oldObject && handlers_.onAdd) handlers_.onAdd(*newObject);
+    if (oldObject && newObject && handlers_.onUpdate) handlers_.onUpdate(*oldObject, *newObject);
+    if (!newObject && handlers_.onDelete) handlers_.onDelete(*oldObject);
+  }
+  synced_ = true;
+  currentBackoff_ = options_.initialBackoff;
+  return true;
+}
+
+std::chrono::milliseconds Informer::untilResync() const {
+  if (options_.resyncPeriod.count() <= 0) return std::chrono::milliseconds(1000);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(nextResync_ - Clock::now());
+  return std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
+}
+
+bool Informer::watchOnce() {
+  std::unique_ptr<WatchStream> stream;
+  WatchOptions opts;
+  opts.resourceVersion = lastResourceVersion();
+  opts.allowWatchBookmarks = true;
+  opts.labelSelector = options_.labelSelector;
+  opts.timeoutSeconds = options_.watchTimeoutSeconds;
+  try {
+    stream = client_.watch(resource_, options_.ns, opts);
+  } catch (const ApiError& e) {
+    if (isGone(e)) {
+      log::info("informer: resourceVersion too old, relisting", {{"resource", resource_.displayName()}});
+      return true;
+    }
+    log::warn("informer: watch failed, retrying with backoff",
+              {{"resource", resource_.displayName()}, {"error", e.what()}, {"backoffMs", std::to_string(currentBackoff_.count())}});
+    backoff();
+    // Unreachable or throttled: the state we hold is as good as any, re-watch.
+    // Any other error answer: start over from a fresh list. Both as client-go's reflector.
+    return e.kind() != ApiError::Kind::Unavailable && e.kind() != ApiError::Kind::TooManyRequests;
+  }
+  {
+    std::lock_guard lock(mu_);
+    stream_ = stream.get();
+  }
+  if (stopping_) stream->cancel();  // stop() may have run before stream_ was published
+  bool relistNeeded = false;
+  try {
+    while (!stopping_) {
+      WatchEvent event;
+      auto status = stream->next(untilResync(), event);
+      if (options_.resyncPeriod.count() > 0 && Clock::now() >= nextResync_) {
+        resync();
+        nextResync_ = Clock::now() + options_.resyncPeriod;
+      }
+      if (status == WatchStream::Status::Ended) break;
+      if (status == WatchStream::Status::Timeout) continue;
+      if (event.type == WatchEvent::Type::Error) {
+        int code = event.object.is_object() ? event.object.value("code", 0) : 0;
+        log::info("informer: watch ERROR event",
+                  {{"resource", resource_.displayName()}, {"code", std::to_string(code)},
+                   {"message", event.object.is_object() ? event.object.value("message", "") : ""}});
+        // 410: our resourceVersion is compacted, relist now. Anything else:
+        // relist too, after a backoff so a failing server is not hammered.
+        if (code != 410) backoff();
+        relistNeeded = true;
+        break;
+      }
+      currentBackoff_ = options_.initialBackoff;
+      apply(event);
+    }
+  } catch (const ApiError& e) {
+    log::warn("informer: watch stream failed", {{"resource", resource_.displayName()}, {"error", e.what()}});
+    if (!isGone(e)) backoff();
+    relistNeeded = true;
+  }
+  {
+    std::lock_guard lock(mu_);
+    stream_ = nullptr;
+  }
+  return relistNeeded;
+}
+
+void Informer::apply(const WatchEvent& event) {
+  std::string rv = resourceVersionOf(event.object);
+  if (event.type == WatchEvent::Type::Bookmark) {
+    std::lock_guard lock(mu_);
+    if (!rv.empty()) resourceVersion_ = rv;
+    return;
+  }
+  std::string key = keyOf(event.object);
+  std::optional<Json> old;
+  {
+    std::lock_guard lock(mu_);
+    auto it = store_.find(key);
+    if (it != store_.end()) old = it->second;
+    if (event.type == WatchEvent::Type::Deleted)
+      store_.erase(key);
+    else
+      store_[key] = event.object;
+    if (!rv.empty()) resourceVersion_ = rv;
+  }
+  if (event.type == WatchEvent::Type::Deleted) {
+    if (handlers_.onDelete) handlers_.onDelete(event.object);
+  } else if (old) {
+    if (handlers_.onUpdate) handlers_.onUpdate(*old, event.object);
+  } else {
+    if (handlers_.onAdd) handlers_.onAdd(event.object);
+  }
+}
+
+void Informer::resync() {
+  if (!handlers_.onUpdate) return;
+  for (const auto& object : list()) handlers_.onUpdate(object, object);
+}
+
+}  // namespace tributary::op::kube

@@ -1,0 +1,101 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "operator/kube/kube_client.h"
+
+namespace tributary::op::kube {
+
+struct InformerOptions {
+  std::string ns;  // "" = all namespaces (or a cluster-scoped resource)
+  std::string labelSelector;
+  int64_t pageSize = 500;  // list page size (limit); 0 = one page
+  // Every stored object is re-delivered as onUpdate(obj, obj) this often,
+  // from memory (no API call), so reconcilers correct drift. 0 = never.
+  std::chrono::milliseconds resyncPeriod{0};
+  // Backoff between failed list/watch attempts: doubles up to the max, reset
+  // by a successful list or a watch that delivered something.
+  std::chrono::milliseconds initialBackoff{200};
+  std::chrono::milliseconds maxBackoff{30'000};
+  // Asked of the server per watch; it ends the stream cleanly and we re-watch.
+  int watchTimeoutSeconds = 300;
+};
+
+struct InformerHandlers {
+  std::function<void(const Json& object)> onAdd;
+  std::function<void(const Json& oldObject, const Json& newObject)> onUpdate;
+  std::function<void(const Json& lastKnown)> onDelete;
+};
+
+// Keeps an in-memory copy of one resource collection: lists (paginated), then
+// watches from the list's resourceVersion with bookmarks. A cleanly ended
+// watch resumes from the last resourceVersion seen (bookmarks advance it); 410
+// Gone (HTTP, or an ERROR event with code 410) relists at once and delivers the
+// difference as add/update/delete; any other watch error relists after an
+// exponential backoff (an unreachable or throttling (429) server is re-watched
+// after the backoff instead, as client-go does), so a server down at start or mid-run is waited for.
+//
+// Threads: start() and stop() from the owning thread (stop() joins; the
+// destructor stops). Handlers run on the informer's own thread, one at a
+// time, in event order, after the store was updated — they must not call
+// stop(). get(), list(), hasSynced() and lastResourceVersion() are safe from
+// any thread.
+class Informer {
+ public:
+  Informer(KubeClient& client, ResourceRef resource, InformerOptions options, InformerHandlers handlers);
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  void start();
+  void stop();
+
+  // True once the first list has been stored (and its objects delivered).
+  bool hasSynced() const { return synced_.load(); }
+  // Keys are "namespace/name", or "name" for cluster-scoped objects.
+  std::optional<Json> get(const std::string& key) const;
+  std::vector<Json> list() const;
+  std::string lastResourceVersion() const;
+
+  static std::string keyOf(const Json& object);
+
+ private:
+  void run();
+  // Returns false when stopping.
+  bool relist();
+  // Watches until the stream ends; returns true when a relist is needed.
+  bool watchOnce();
+  void apply(const WatchEvent& event);
+  void resync();
+  // Sleeps for the current backoff (or until stop()), then doubles it.
+  void backoff();
+  std::chrono::milliseconds untilResync() const;
+
+  KubeClient& client_;
+  const ResourceRef resource_;
+  const InformerOptions options_;
+  const InformerHandlers handlers_;
+
+  mutable std::mutex mu_;  // guards store_, resourceVersion_, stream_
+  std::map<std::string, Json> store_;
+  std::string resourceVersion_;
+  WatchStream* stream_ = nullptr;  // the open watch, for stop() to cancel
+
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex stopMu_;
+  std::condition_variable stopCv_;
+  std::chrono::milliseconds currentBackoff_;
+  std::chrono::steady_clock::time_point nextResync_;
+  std::thread thread_;
+};
+
+}  // namespace tributary::op::kube

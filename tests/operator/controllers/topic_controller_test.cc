@@ -1,0 +1,382 @@
+// Controller mode end to end inside one process: the test API server (real
+// HTTP on loopback), the operator's OperatorManager (libcurl client, informer,
+// work queue, TopicController) and the ClusterAdmin test double standing in
+// for Kafka's admin API (the embedded mock cluster has none).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "operator/app/yaml_json.h"
+#include "operator/controllers/operator_manager.h"
+#include "operator/kube/curl_kube_client.h"
+#include "tests/apiserver/api_client.h"
+#include "tests/operator/topic/fake_cluster_admin.h"
+
+using namespace std::chrono_literals;
+using tributary::apiserver::test::ApiClient;
+using tributary::apiserver::test::eventually;
+using Json = nlohmann::json;
+namespace op = tributary::op;
+
+namespace {
+
+const std::string kTopics = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkatopics";
+
+std::string readSource(const std::string& relative) {
+  std::ifstream in(std::string(TRIBUTARY_SOURCE_DIR) + "/" + relative);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Hands the shared test double to the manager (which owns what the factory makes).
+class SharedAdmin final : public op::kafka::ClusterAdmin {
+ public:
+  explicit SharedAdmin(op::test::FakeClusterAdmin& fake) : fake_(fake) {}
+  std::vector<op::kafka::DescribeResult> describeTopics(const std::vector<std::string>& t) override {
+    return fake_.describeTopics(t);
+  }
+  std::vector<op::kafka::ItemResult> createTopics(const std::vector<op::kafka::NewTopic>& t, bool v) override {
+    return fake_.createTopics(t, v);
+  }
+  std::vector<op::kafka::ItemResult> createPartitions(const std::vector<op::kafka::PartitionIncrease>& p,
+                                                      bool v) override {
+    return fake_.createPartitions(p, v);
+  }
+  std::vector<op::kafka::ItemResult> alterConfigs(const std::vector<op::kafka::TopicConfigs>& c, bool v) override {
+    return fake_.alterConfigs(c, v);
+  }
+  std::vector<op::kafka::ItemResult> deleteTopics(const std::vector<std::string>& t) override {
+    return fake_.deleteTopics(t);
+  }
+
+ private:
+  op::test::FakeClusterAdmin& fake_;
+};
+
+Json topicResource(const std::string& name, int partitions, Json extraSpec = Json::object()) {
+  Json spec{{"partitions", partitions}, {"replicationFactor", 3}};
+  spec.update(extraSpec);
+  return {{"apiVersion", "tributary.dev/v1alpha1"},
+          {"kind", "KafkaTopic"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", spec}};
+}
+
+class TopicControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server = std::make_unique<tributary::apiserver::TestApiServer>();
+    server->start();
+    api = std::make_unique<ApiClient>(server->port());
+    auto crd = op::app::yamlDocumentsToJson(readSource("crds/kafkatopic.yaml")).at(0);
+    auto r = api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+    ASSERT_EQ(r.status, 201) << r.raw;
+  }
+  void TearDown() override {
+    managers.clear();
+    server->stop();
+  }
+
+  virtual op::controllers::ManagerOptions options() {
+    op::controllers::ManagerOptions o;
+    o.clusters["default"] = op::kafka::ClusterConnection{"fake:9092", {}, 5s};
+    o.leaderElection = false;
+    o.metrics = {"127.0.0.1", 0};
+    o.probes = {"127.0.0.1", 0};
+    o.resyncPeriod = resync;
+    o.lease.identity = "operator-" + std::to_string(managers.size());
+    return o;
+  }
+
+  op::controllers::OperatorManager& startManager(op::controllers::ManagerOptions o) {
+    op::kube::ClusterConnection connection;
+    connection.server = server->url();
+    auto registry = std::make_shared<prometheus::Registry>();
+    auto client = std::make_shared<op::kube::CurlKubeClient>(connection, *registry);
+    registries.push_back(registry);
+    auto m = std::make_unique<op::controllers::OperatorManager>(
+        std::move(o), client, registry,
+        [this](const std::string&, const op::kafka::ClusterConnection&, std::string&) {
+          return std::make_unique<SharedAdmin>(kafka);
+        });
+    std::string error;
+    EXPECT_TRUE(m->start(error)) << error;
+    managers.push_back(std::move(m));
+    return *managers.back();
+  }
+  op::controllers::OperatorManager& startManager() { return startManager(options()); }
+
+  Json get(const std::string& name) { return api->get(kTopics + "/" + name).body; }
+
+  static Json readyCondition(const Json& object) {
+    for (const auto& c : object.value("status", Json::object()).value("conditions", Json::array()))
+      if (c.value("type", "") == "Ready") return c;
+    return nullptr;
+  }
+
+  // Waits until the resource's Ready condition has `status` and `reason` for its current generation.
+  bool awaitReady(const std::string& name, const std::string& status, const std::string& reason = "",
+                  std::chrono::milliseconds timeout = 30s) {
+    return eventually(
+        [&] {
+          Json o = get(name);
+          Json c = readyCondition(o);
+          return !c.is_null() && c["status"] == status && (reason.empty() || c["reason"] == reason) &&
+                 o["status"].value("observedGeneration", 0) == o["metadata"].value("generation", -1);
+        },
+        timeout);
+  }
+
+  std::vector<Json> eventsFor(const std::string& name) {
+    std::vector<Json> out;
+    const Json list = api->get("/api/v1/namespaces/default/events").body;  // kept alive for the loop
+    for (const auto& e : list["items"])
+      if (e["involvedObject"]["name"] == name) out.push_back(e);
+    return out;
+  }
+
+  std::chrono::milliseconds resync{300'000};
+  op::test::FakeClusterAdmin kafka;
+  std::unique_ptr<tributary::apiserver::TestApiServer> server;
+  std::unique_ptr<ApiClient> api;
+  std::vector<std::shared_ptr<prometheus::Registry>> registries;
+  std::vector<std::unique_ptr<op::controllers::OperatorManager>> managers;
+};
+
+TEST_F(TopicControllerTest, AnAppliedTopicIsCreatedAndReportedReadyWithAnEvent) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 6, {{"config", {{"retention.ms", "3600000"}}}})).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "True", "Created")) << get("orders").dump();
+  auto t = kafka.topic("orders");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->partitions, 6);
+  EXPECT_EQ(t->replicationFactor, 3);
+  EXPECT_EQ(t->dynamicConfigs, (std::map<std::string, std::string>{{"retention.ms", "3600000"}}));
+  Json status = get("orders")["status"];
+  EXPECT_EQ(status["topicName"], "orders");
+  EXPECT_EQ(status["partitions"], 6);
+  EXPECT_EQ(status["observedGeneration"], 1);
+  EXPECT_FALSE(readyCondition(get("orders"))["lastTransitionTime"].get<std::string>().empty());
+  ASSERT_TRUE(eventually([&] { return !eventsFor("orders").empty(); }));
+  EXPECT_EQ(eventsFor("orders")[0]["reason"], "Created");
+  EXPECT_EQ(eventsFor("orders")[0]["type"], "Normal");
+  // Retain (the default) never holds the resource with a finalizer.
+  EXPECT_FALSE(get("orders")["metadata"].contains("finalizers") &&
+               !get("orders")["metadata"]["finalizers"].empty());
+}
+
+TEST_F(TopicControllerTest, EditsReachKafkaAndRefusalsLeaveItUntouched) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 6, {{"config", {{"retention.ms", "3600000"},
+                                                                      {"cleanup.policy", "compact"}}}}))
+                .status,
+            201);
+  ASSERT_TRUE(awaitReady("orders", "True"));
+  // Raise partitions and drop a config key: both reach Kafka; the key goes back to the default.
+  auto r = api->patch(kTopics + "/orders", R"({"spec":{"partitions":8,"config":{"cleanup.policy":null}}})");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_TRUE(awaitReady("orders", "True", "Updated")) << get("orders").dump();
+  EXPECT_EQ(kafka.topic("orders")->partitions, 8);
+  EXPECT_EQ(kafka.topic("orders")->dynamicConfigs, (std::map<std::string, std::string>{{"retention.ms", "3600000"}}));
+  EXPECT_EQ(get("orders")["status"]["observedGeneration"], 2);
+
+  // A decrease is refused: condition says why, Kafka keeps 8.
+  const int mutations = kafka.mutations();
+  ASSERT_EQ(api->patch(kTopics + "/orders", R"({"spec":{"partitions":4}})").status, 200);
+  ASSERT_TRUE(awaitReady("orders", "False", "PartitionDecreaseNotAllowed")) << get("orders").dump();
+  EXPECT_EQ(kafka.topic("orders")->partitions, 8);
+  EXPECT_EQ(kafka.mutations(), mutations);
+  EXPECT_NE(readyCondition(get("orders"))["message"].get<std::string>().find("8"), std::string::npos);
+
+  // A replication-factor change is refused the same way.
+  ASSERT_EQ(api->patch(kTopics + "/orders", R"({"spec":{"partitions":8,"replicationFactor":1}})").status, 200);
+  ASSERT_TRUE(awaitReady("orders", "False", "ReplicationFactorChangeNotSupported"));
+  EXPECT_EQ(kafka.topic("orders")->replicationFactor, 3);
+  EXPECT_EQ(kafka.mutations(), mutations);
+}
+
+TEST_F(TopicControllerTest, AConfigTheBrokerRejectsIsRefusedWithItsMessage) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("bad", 3, {{"config", {{"retention.ms", "soon"}}}})).status, 201);
+  ASSERT_TRUE(awaitReady("bad", "False", "InvalidConfig")) << get("bad").dump();
+  EXPECT_FALSE(kafka.topic("bad")) << "nothing is created with a config Kafka refuses";
+  EXPECT_FALSE(readyCondition(get("bad"))["message"].get<std::string>().empty());
+}
+
+class TopicControllerResync : public TopicControllerTest {
+ protected:
+  void SetUp() override {
+    resync = 500ms;
+    TopicControllerTest::SetUp();
+  }
+};
+
+TEST_F(TopicControllerResync, DriftMadeInKafkaIsCorrectedAndSteadyStateWritesNothing) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 6, {{"config", {{"retention.ms", "3600000"}}}})).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "True"));
+  // Someone changes the topic outside the operator.
+  kafka.putTopic("orders", {6, 3, {{"retention.ms", "1"}, {"cleanup.policy", "compact"}}});
+  ASSERT_TRUE(eventually([&] {
+    auto t = kafka.topic("orders");
+    return t && t->dynamicConfigs == std::map<std::string, std::string>{{"retention.ms", "3600000"}};
+  }));
+  // Converged: further resyncs describe Kafka but write nothing to the API server.
+  const int describes = kafka.calls("describeTopics");
+  ASSERT_TRUE(eventually([&] { return kafka.calls("describeTopics") >= describes + 1; }));  // one resync settles
+  server->clearRequests();
+  const int after = kafka.calls("describeTopics");
+  ASSERT_TRUE(eventually([&] { return kafka.calls("describeTopics") >= after + 3; }));  // three more resyncs
+  int writes = 0;
+  for (const auto& r : server->requests())
+    if (r.method != "GET") ++writes;
+  EXPECT_EQ(writes, 0) << "steady state costs no API writes";
+}
+
+TEST_F(TopicControllerTest, DeletionPolicyDeleteRemovesTheTopicAndRetainKeepsIt) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("gone", 3, {{"deletionPolicy", "Delete"}})).status, 201);
+  ASSERT_EQ(api->post(kTopics, topicResource("kept", 3)).status, 201);
+  ASSERT_TRUE(awaitReady("gone", "True"));
+  ASSERT_TRUE(awaitReady("kept", "True"));
+  EXPECT_EQ(get("gone")["metadata"]["finalizers"], Json::array({"tributary.dev/topic"}));
+  ASSERT_EQ(api->del(kTopics + "/gone").status, 200);
+  ASSERT_EQ(api->del(kTopics + "/kept").status, 200);
+  ASSERT_TRUE(eventually([&] { return api->get(kTopics + "/gone").status == 404; }));
+  ASSERT_TRUE(eventually([&] { return api->get(kTopics + "/kept").status == 404; }));
+  EXPECT_FALSE(kafka.topic("gone")) << "deletionPolicy Delete deleted the Kafka topic";
+  EXPECT_TRUE(kafka.topic("kept")) << "deletionPolicy Retain kept it";
+}
+
+TEST_F(TopicControllerTest, ASecondResourceClaimingATopicIsRefusedAndInheritsItWhenTheFirstGoes) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("first", 3, {{"topicName", "shared"}})).status, 201);
+  ASSERT_TRUE(awaitReady("first", "True"));
+  ASSERT_EQ(api->post(kTopics, topicResource("second", 5, {{"topicName", "shared"}, {"deletionPolicy", "Delete"}}))
+                .status,
+            201);
+  ASSERT_TRUE(awaitReady("second", "False", "TopicNameConflict")) << get("second").dump();
+  EXPECT_EQ(kafka.topic("shared")->partitions, 3) << "the second resource changes nothing";
+  EXPECT_NE(readyCondition(get("second"))["message"].get<std::string>().find("default/first"), std::string::npos);
+  // The first goes (Retain): the second inherits the topic and applies its spec.
+  ASSERT_EQ(api->del(kTopics + "/first").status, 200);
+  ASSERT_TRUE(awaitReady("second", "True")) << get("second").dump();
+  EXPECT_EQ(kafka.topic("shared")->partitions, 5);
+}
+
+TEST_F(TopicControllerTest, DeletingTheLosingClaimantNeverDeletesTheTopic) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("owner", 3, {{"topicName", "shared"}})).status, 201);
+  ASSERT_TRUE(awaitReady("owner", "True"));
+  ASSERT_EQ(api->post(kTopics, topicResource("intruder", 3, {{"topicName", "shared"}, {"deletionPolicy", "Delete"}}))
+                .status,
+            201);
+  ASSERT_TRUE(awaitReady("intruder", "False", "TopicNameConflict"));
+  ASSERT_EQ(api->del(kTopics + "/intruder").status, 200);
+  ASSERT_TRUE(eventually([&] { return api->get(kTopics + "/intruder").status == 404; }));
+  EXPECT_TRUE(kafka.topic("shared"));
+}
+
+TEST_F(TopicControllerTest, ThePausedAnnotationStopsReconcilingUntilItIsRemoved) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 3)).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "True"));
+  ASSERT_EQ(api->patch(kTopics + "/orders",
+                       R"({"metadata":{"annotations":{"tributary.dev/paused":"true"}},"spec":{"partitions":6}})")
+                .status,
+            200);
+  auto pausedCondition = [&] {
+    const Json conditions = get("orders")["status"].value("conditions", Json::array());
+    for (const auto& c : conditions)
+      if (c["type"] == "ReconciliationPaused") return c;
+    return Json::object();
+  };
+  ASSERT_TRUE(eventually([&] { return pausedCondition().value("status", "") == "True"; })) << get("orders").dump();
+  EXPECT_EQ(kafka.topic("orders")->partitions, 3);
+  ASSERT_EQ(api->patch(kTopics + "/orders", R"({"metadata":{"annotations":{"tributary.dev/paused":null}}})").status,
+            200);
+  ASSERT_TRUE(eventually([&] { return kafka.topic("orders")->partitions == 6; }));
+  ASSERT_TRUE(eventually([&] { return pausedCondition().value("status", "") == "False"; }));
+}
+
+TEST_F(TopicControllerTest, KafkaDownIsReportedAndRetriedUntilItAnswers) {
+  kafka.setUnavailable(true);
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 3)).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "False", "KafkaUnavailable")) << get("orders").dump();
+  kafka.setUnavailable(false);
+  ASSERT_TRUE(awaitReady("orders", "True", "Created", 60s)) << get("orders").dump();
+  EXPECT_EQ(kafka.topic("orders")->partitions, 3);
+}
+
+TEST_F(TopicControllerTest, AnUnknownClusterIsRefusedByName) {
+  startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("elsewhere", 3, {{"cluster", "eu-west"}})).status, 201);
+  ASSERT_TRUE(awaitReady("elsewhere", "False", "UnknownCluster")) << get("elsewhere").dump();
+  EXPECT_NE(readyCondition(get("elsewhere"))["message"].get<std::string>().find("eu-west"), std::string::npos);
+  EXPECT_TRUE(kafka.topicNames().empty());
+}
+
+TEST_F(TopicControllerTest, AnApiServerFailingForAWhileIsRetried) {
+  startManager();
+  ASSERT_TRUE(eventually([&] { return server->openWatches() > 0; }));
+  server->failNextRequests(6, 503);
+  server->dropWatches();
+  ASSERT_TRUE(eventually([&] { return api->post(kTopics, topicResource("orders", 3)).status == 201; }));
+  ASSERT_TRUE(awaitReady("orders", "True", "", 60s)) << get("orders").dump();
+}
+
+TEST_F(TopicControllerTest, MetricsAndProbesAreServed) {
+  auto& m = startManager();
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 3)).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "True"));
+  httplib::Client metrics("127.0.0.1", m.metricsPort());
+  auto text = metrics.Get("/metrics");
+  ASSERT_TRUE(text);
+  for (const char* name : {"tributary_operator_reconcile_total", "tributary_operator_reconcile_duration_seconds",
+                           "tributary_operator_workqueue_depth", "tributary_operator_kafka_admin_calls_total",
+                           "tributary_operator_api_requests_total"})
+    EXPECT_NE(text->body.find(name), std::string::npos) << name;
+  httplib::Client probes("127.0.0.1", m.probesPort());
+  EXPECT_EQ(probes.Get("/healthz")->status, 200);
+  EXPECT_EQ(probes.Get("/readyz")->status, 200);
+}
+
+class LeaderElection : public TopicControllerTest {
+ protected:
+  op::controllers::ManagerOptions options() override {
+    auto o = TopicControllerTest::options();
+    o.leaderElection = true;
+    o.lease.leaseNamespace = "default";
+    o.lease.leaseName = "tributary-operator";
+    o.lease.leaseDuration = 2s;
+    o.lease.renewDeadline = 1500ms;
+    o.lease.retryPeriod = 200ms;
+    return o;
+  }
+};
+
+TEST_F(LeaderElection, OnlyTheLeaderReconcilesAndAStoppedLeaderHandsOver) {
+  auto& a = startManager();
+  auto& b = startManager();
+  ASSERT_TRUE(eventually([&] { return a.reconciling() != b.reconciling(); }));
+  auto& leader = a.reconciling() ? a : b;
+  auto& standby = a.reconciling() ? b : a;
+  EXPECT_TRUE(leader.isLeader());
+  EXPECT_FALSE(standby.isLeader());
+  httplib::Client standbyProbe("127.0.0.1", standby.probesPort());
+  EXPECT_EQ(standbyProbe.Get("/readyz")->status, 503) << "a standby is not ready";
+  ASSERT_EQ(api->post(kTopics, topicResource("orders", 3)).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "True"));
+
+  leader.stop();
+  ASSERT_TRUE(eventually([&] { return standby.reconciling(); }));
+  ASSERT_EQ(api->post(kTopics, topicResource("payments", 4)).status, 201);
+  ASSERT_TRUE(awaitReady("payments", "True"));
+  EXPECT_EQ(kafka.topic("payments")->partitions, 4);
+}
+
+}  // namespace

@@ -1,0 +1,237 @@
+// Informer against the test API server: initial list (paginated), events,
+// watch resume, 410 → relist, resync, and an API server that is down at start
+// or fails mid-run.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "operator/kube/informer.h"
+#include "tests/operator/kube/kube_fixture.h"
+
+namespace tributary::op::kube::test {
+namespace {
+
+// What the handlers saw, in order: "add a", "update a", "delete a".
+class Recorder {
+ public:
+  InformerHandlers handlers() {
+    return {[this](const Json& o) { push("add " + name(o)); },
+            [this](const Json& oldO, const Json& newO) {
+              push((oldO == newO ? "resync " : "update ") + name(newO));
+            },
+            [this](const Json& o) { push("delete " + name(o)); }};
+  }
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  bool saw(const std::string& entry) {
+    auto s = seen();
+    return std::find(s.begin(), s.end(), entry) != s.end();
+  }
+  size_t count(const std::string& entry) {
+    auto s = seen();
+    return static_cast<size_t>(std::count(s.begin(), s.end(), entry));
+  }
+
+ private:
+  static std::string name(const Json& o) { return o["metadata"]["name"].get<std::string>(); }
+  void push(std::string s) {
+    std::lock_guard lock(mu_);
+    seen_.push_back(std::move(s));
+  }
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+std::set<std::string> keys(const Informer& informer) {
+  std::set<std::string> out;
+  for (const auto& o : informer.list()) out.insert(Informer::keyOf(o));
+  return out;
+}
+
+InformerOptions fastOptions() {
+  InformerOptions o;
+  o.initialBackoff = 20ms;
+  o.maxBackoff = 200ms;
+  return o;
+}
+
+class InformerTest : public KubeTest {
+ protected:
+  apiserver::TestApiServerOptions serverOptions() override {
+    apiserver::TestApiServerOptions o;
+    o.bookmarkInterval = 50ms;
+    return o;
+  }
+};
+
+TEST_F(InformerTest, ListsPaginatedThenSeesAddUpdateDelete) {
+  for (int i = 0; i < 5; ++i) client->create(kConfigMapsRef, "default", configMap("cm-" + std::to_string(i)));
+  Recorder rec;
+  InformerOptions opts = fastOptions();
+  opts.ns = "default";
+  opts.pageSize = 2;
+  Informer informer(*client, kConfigMapsRef, opts, rec.handlers());
+  EXPECT_FALSE(informer.hasSynced());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  EXPECT_EQ(keys(informer).size(), 5u);
+  EXPECT_EQ(countRequests("list", "limit=2"), 3u);
+  EXPECT_TRUE(rec.saw("add cm-4"));
+
+  client->create(kConfigMapsRef, "default", configMap("new"));
+  client->patch(kConfigMapsRef, "default", "cm-0", {{"data", {{"k", "changed"}}}});
+  client->remove(kConfigMapsRef, "default", "cm-1");
+  ASSERT_TRUE(eventually([&] { return rec.saw("delete cm-1"); }));
+  EXPECT_TRUE(rec.saw("add new"));
+  EXPECT_TRUE(rec.saw("update cm-0"));
+  EXPECT_EQ(informer.get("default/cm-0")->at("data").at("k"), "changed");
+  EXPECT_FALSE(informer.get("default/cm-1").has_value());
+  EXPECT_EQ(keys(informer), (std::set<std::string>{"default/cm-0", "default/cm-2", "default/cm-3", "default/cm-4",
+                                                   "default/new"}));
+  informer.stop();
+}
+
+TEST_F(InformerTest, LabelSelectorLimitsTheStore) {
+  client->create(kConfigMapsRef, "default", configMap("mine", {{"owner", "tributary"}}));
+  client->create(kConfigMapsRef, "default", configMap("theirs"));
+  Recorder rec;
+  InformerOptions opts = fastOptions();
+  opts.labelSelector = "owner=tributary";
+  Informer informer(*client, kConfigMapsRef, opts, rec.handlers());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  client->create(kConfigMapsRef, "default", configMap("mine-too", {{"owner", "tributary"}}));
+  client->create(kConfigMapsRef, "default", configMap("theirs-too"));
+  ASSERT_TRUE(eventually([&] { return rec.saw("add mine-too"); }));
+  EXPECT_EQ(keys(informer), (std::set<std::string>{"default/mine", "default/mine-too"}));
+}
+
+TEST_F(InformerTest, BookmarksAdvanceTheResourceVersionAndResumeAfterDroppedWatch) {
+  Recorder rec;
+  InformerOptions opts = fastOptions();
+  opts.ns = "default";
+  Informer informer(*client, kConfigMapsRef, opts, rec.handlers());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  // Writes in another namespace move the server's resourceVersion; only a bookmark tells the informer.
+  client->create(kConfigMapsRef, "kube-system", configMap("elsewhere", {}, "kube-system"));
+  std::string serverRv = std::to_string(server->resourceVersion());
+  ASSERT_TRUE(eventually([&] { return informer.lastResourceVersion() == serverRv; }));
+
+  size_t listsBefore = countRequests("list");
+  server->dropWatches();
+  client->create(kConfigMapsRef, "default", configMap("after-drop"));
+  ASSERT_TRUE(eventually([&] { return rec.saw("add after-drop"); }));
+  EXPECT_EQ(rec.count("add after-drop"), 1u);
+  EXPECT_EQ(countRequests("list"), listsBefore) << "a dropped watch resumes, it does not relist";
+  EXPECT_GE(countRequests("watch"), 2u);
+}
+
+TEST_F(InformerTest, RelistsAfter410AndEndsWithTheRightStore) {
+  for (auto n : {"a", "b", "c"}) client->create(kConfigMapsRef, "default", configMap(n));
+  Recorder rec;
+  Informer informer(*client, kConfigMapsRef, fastOptions(), rec.handlers());  // all namespaces
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+
+  // Keep the informer from re-watching (its requests use the all-namespaces
+  // path, ours the namespaced one) while history it has not seen is compacted.
+  // 429 makes it retry the watch (not relist), so only the 410 can relist.
+  server->failNextRequests(1'000'000, 429, "/api/v1/configmaps");
+  server->dropWatches();
+  ASSERT_TRUE(eventually([&] { return server->openWatches() == 0; }));
+  client->remove(kConfigMapsRef, "default", "a");
+  client->patch(kConfigMapsRef, "default", "b", {{"data", {{"k", "b2"}}}});
+  client->create(kConfigMapsRef, "default", configMap("d"));
+  server->compact();
+  size_t listsBefore = countRequests("list", "/api/v1/configmaps");
+  EXPECT_EQ(listsBefore, 1u);
+  server->failNextRequests(0, 503);
+
+  ASSERT_TRUE(eventually([&] { return rec.saw("delete a") && rec.saw("add d"); }));
+  EXPECT_TRUE(rec.saw("update b"));
+  EXPECT_EQ(keys(informer), (std::set<std::string>{"default/b", "default/c", "default/d"}));
+  EXPECT_EQ(informer.get("default/b")->at("data").at("k"), "b2");
+  EXPECT_EQ(countRequests("list", "/api/v1/configmaps"), 2u);
+}
+
+TEST_F(InformerTest, ResyncRedeliversEveryObjectWithoutCallingTheServer) {
+  client->create(kConfigMapsRef, "default", configMap("a"));
+  client->create(kConfigMapsRef, "default", configMap("b"));
+  Recorder rec;
+  InformerOptions opts = fastOptions();
+  opts.ns = "default";
+  opts.resyncPeriod = 100ms;
+  Informer informer(*client, kConfigMapsRef, opts, rec.handlers());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  size_t requestsAfterSync = countRequests("list") + countRequests("get");
+  ASSERT_TRUE(eventually([&] { return rec.count("resync a") >= 2 && rec.count("resync b") >= 2; }));
+  EXPECT_EQ(countRequests("list") + countRequests("get"), requestsAfterSync);
+}
+
+TEST_F(InformerTest, ServerDownAtStartIsWaitedFor) {
+  int port = server->port();
+  client.reset();
+  server->stop();
+  server.reset();
+
+  prometheus::Registry reg;
+  ClusterConnection c;
+  c.server = "http://127.0.0.1:" + std::to_string(port);
+  CurlKubeClient offline(c, reg);
+  Recorder rec;
+  Informer informer(offline, kConfigMapsRef, fastOptions(), rec.handlers());
+  informer.start();
+  ASSERT_TRUE(eventually([&] {
+    return metricValue(reg, "tributary_operator_api_requests_total", {{"verb", "list"}, {"code", "error"}}) >= 3;
+  }));
+  EXPECT_FALSE(informer.hasSynced());
+
+  apiserver::TestApiServerOptions o;
+  o.port = port;
+  server = std::make_unique<apiserver::TestApiServer>(o);
+  server->start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  client = newClient(registry);
+  client->create(kConfigMapsRef, "default", configMap("late"));
+  EXPECT_TRUE(eventually([&] { return informer.get("default/late").has_value(); }));
+  informer.stop();
+}
+
+TEST_F(InformerTest, FailuresMidRunAreRetried) {
+  Recorder rec;
+  InformerOptions opts = fastOptions();
+  opts.ns = "default";
+  Informer informer(*client, kConfigMapsRef, opts, rec.handlers());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  server->failNextRequests(5, 503, "/configmaps");
+  server->dropWatches();
+  // Wait until the informer has burnt through the injected failures (on its
+  // watches and the relists that follow them).
+  auto count503 = [&](const char* verb) {
+    return metricValue(registry, "tributary_operator_api_requests_total", {{"verb", verb}, {"code", "503"}});
+  };
+  ASSERT_TRUE(eventually([&] { return count503("watch") + count503("list") >= 5; }));
+  client->create(kConfigMapsRef, "default", configMap("after-outage"));
+  EXPECT_TRUE(eventually([&] { return rec.saw("add after-outage"); }));
+}
+
+TEST_F(InformerTest, StopEndsAnOpenWatchPromptly) {
+  Recorder rec;
+  InformerOptions opts = fastOptions();
+  opts.watchTimeoutSeconds = 3600;
+  auto informer = std::make_unique<Informer>(*client, kConfigMapsRef, opts, rec.handlers());
+  informer->start();
+  ASSERT_TRUE(eventually([&] { return informer->hasSynced() && server->openWatches() == 1; }));
+  informer->stop();  // joins: returns only once the watch was cancelled
+  EXPECT_TRUE(eventually([&] { return server->openWatches() == 0; }));
+}
+
+}  // namespace
+}  // namespace tributary::op::kube::test
