@@ -49,17 +49,26 @@ void Informer::stop() {
 }
 
 std::optional<Json> Informer::get(const std::string& key) const {
-  std::lock_guard lock(mu_);
-  auto it = store_.find(key);
-  if (it == store_.end()) return std::nullopt;
-  return it->second;
+  std::string text;
+  {
+    std::lock_guard lock(mu_);
+    auto it = store_.find(key);
+    if (it == store_.end()) return std::nullopt;
+    text = it->second;
+  }
+  return Json::parse(text);
 }
 
 std::vector<Json> Informer::list() const {
-  std::lock_guard lock(mu_);
+  std::vector<std::string> texts;
+  {
+    std::lock_guard lock(mu_);
+    texts.reserve(store_.size());
+    for (const auto& [key, text] : store_) texts.push_back(text);
+  }
   std::vector<Json> out;
-  out.reserve(store_.size());
-  for (const auto& [key, object] : store_) out.push_back(object);
+  out.reserve(texts.size());
+  for (const auto& t : texts) out.push_back(Json::parse(t));
   return out;
 }
 
@@ -90,45 +99,51 @@ void Informer::run() {
 }
 
 bool Informer::relist() {
-  ListResult result;
+  // Page by page, each page turned into compact text at once, so that a large
+  // collection never sits in memory as parsed JSON all at the same time.
+  std::map<std::string, std::string> fresh;
+  std::string listResourceVersion;
   try {
     ListOptions opts;
     opts.labelSelector = options_.labelSelector;
     opts.limit = options_.pageSize;
-    result = client_.listAll(resource_, options_.ns, opts);
+    for (bool first = true;; first = false) {
+      ListResult page = client_.list(resource_, options_.ns, opts);
+      if (first) listResourceVersion = page.resourceVersion;
+      for (auto& item : page.items) fresh.emplace(keyOf(item), item.dump());
+      if (page.continueToken.empty()) break;
+      // A continue token carries the snapshot; a resourceVersion alongside it is an error.
+      opts.continueToken = page.continueToken;
+      opts.resourceVersion.clear();
+    }
   } catch (const ApiError& e) {
     log::warn("informer: list failed, retrying with backoff",
               {{"resource", resource_.displayName()}, {"error", e.what()}, {"backoffMs", std::to_string(currentBackoff_.count())}});
     return false;
   }
-  std::map<std::string, Json> fresh;
-  for (auto& item : result.items) {
-    std::string key = keyOf(item);
-    fresh.emplace(std::move(key), std::move(item));
-  }
   // Deliver the difference between what we had and the new state, as
   // client-go's Replace does: a relist after 410 looks to handlers like the
-  // events they missed.
-  std::vector<std::pair<std::optional<Json>, std::optional<Json>>> changes;  // (old, new)
+  // events they missed. Unchanged objects (same text) are re-delivered as
+  // updates too (old == new), as a resync would.
+  std::map<std::string, std::string> previous;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [key, object] : fresh) {
-      auto it = store_.find(key);
-      if (it == store_.end())
-        changes.emplace_back(std::nullopt, object);
-      else
-        changes.emplace_back(it->second, object);
+    previous.swap(store_);
+    store_ = fresh;
+    resourceVersion_ = listResourceVersion;
+  }
+  for (const auto& [key, text] : fresh) {
+    Json now = Json::parse(text);
+    auto it = previous.find(key);
+    if (it == previous.end()) {
+      if (handlers_.onAdd) handlers_.onAdd(now);
+    } else {
+      if (handlers_.onUpdate) handlers_.onUpdate(Json::parse(it->second), now);
+      previous.erase(it);
     }
-    for (const auto& [key, object] : store_)
-      if (!fresh.count(key)) changes.emplace_back(object, std::nullopt);
-    store_ = std::move(fresh);
-    resourceVersion_ = result.resourceVersion;
   }
-  for (const auto& [oldObject, newObject] : changes) {
-    if (!oldObject && handlers_.onAdd) handlers_.onAdd(*newObject);
-    if (oldObject && newObject && handlers_.onUpdate) handlers_.onUpdate(*oldObject, *newObject);
-    if (!newObject && handlers_.onDelete) handlers_.onDelete(*oldObject);
-  }
+  for (const auto& [key, text] : previous)
+    if (handlers_.onDelete) handlers_.onDelete(Json::parse(text));
   synced_ = true;
   currentBackoff_ = options_.initialBackoff;
   return true;
@@ -211,21 +226,22 @@ void Informer::apply(const WatchEvent& event) {
     return;
   }
   std::string key = keyOf(event.object);
-  std::optional<Json> old;
+  std::optional<std::string> old;
   {
+    std::string text = event.type == WatchEvent::Type::Deleted ? std::string() : event.object.dump();
     std::lock_guard lock(mu_);
     auto it = store_.find(key);
-    if (it != store_.end()) old = it->second;
+    if (it != store_.end()) old = std::move(it->second);
     if (event.type == WatchEvent::Type::Deleted)
       store_.erase(key);
     else
-      store_[key] = event.object;
+      store_[key] = std::move(text);
     if (!rv.empty()) resourceVersion_ = rv;
   }
   if (event.type == WatchEvent::Type::Deleted) {
     if (handlers_.onDelete) handlers_.onDelete(event.object);
   } else if (old) {
-    if (handlers_.onUpdate) handlers_.onUpdate(*old, event.object);
+    if (handlers_.onUpdate) handlers_.onUpdate(Json::parse(*old), event.object);
   } else {
     if (handlers_.onAdd) handlers_.onAdd(event.object);
   }
@@ -233,7 +249,15 @@ void Informer::apply(const WatchEvent& event) {
 
 void Informer::resync() {
   if (!handlers_.onUpdate) return;
-  for (const auto& object : list()) handlers_.onUpdate(object, object);
+  // One object at a time: a resync never holds a copy of the whole store.
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mu_);
+    keys.reserve(store_.size());
+    for (const auto& [key, text] : store_) keys.push_back(key);
+  }
+  for (const auto& key : keys)
+    if (auto object = get(key)) handlers_.onUpdate(*object, *object);
 }
 
 }  // namespace tributary::op::kube
