@@ -34,6 +34,8 @@ test-asan: build-asan
 
 bench: build
 	./$(BUILD)/bin/tributary-bench $(ARGS)
+	./$(BUILD)/bin/tributary-consume-bench $(ARGS_CONSUME)
+	./$(BUILD)/bin/tributary-operator-bench $(ARGS_OPERATOR)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

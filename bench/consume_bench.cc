@@ -1,0 +1,390 @@
+// tributary-consume-bench: the sidecar's push delivery next to the physical limit,
+// measured in one run against one embedded Kafka cluster. See bench/README.md.
+//
+//   1. raw librdkafka: a consumer in this process reading the whole topic (the limit)
+//   2. the real tributary-sidecar binary, as a child process, pushing every record of
+//      the same topic to a minimal HTTP app in this process, ordering `none`
+//      (maxInFlight 64) and `partition`
+//
+// Every scenario reads the same pre-produced topic from the beginning with a consumer
+// group of its own. A missed target is reported, never an exit status: the exit status
+// is nonzero only when a measurement could not be run.
+#include <fcntl.h>
+#include <httplib.h>
+#include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/kafka/embedded_cluster.h"
+
+extern char** environ;
+
+// ---- socket settings of this process ------------------------------------------------------------------------------
+//
+// As in produce_bench.cc: librdkafka 2.0.2's mock brokers accept connections without
+// TCP_NODELAY (real brokers set it), so every socket this process accepts gets it.
+// And cpp-httplib 0.11 listens with a backlog of 5, so the sidecar's 16 simultaneous
+// connections to the app would partly wait for a SYN retransmission (1 s); real
+// servers listen with a large backlog, and so does the app here.
+extern "C" int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) {
+  const int s = static_cast<int>(syscall(SYS_accept4, fd, addr, len, flags));
+  if (s >= 0) {
+    int on = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // harmless failure on a non-TCP socket
+  }
+  return s;
+}
+extern "C" int accept(int fd, sockaddr* addr, socklen_t* len) { return accept4(fd, addr, len, 0); }
+extern "C" int listen(int fd, int backlog) {
+  return static_cast<int>(syscall(SYS_listen, fd, backlog < 128 ? 128 : backlog));
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+struct Options {
+  double seconds = 30;  // the most a scenario may take once its first record arrived
+  int records = 100'000;
+  size_t payload = 100;
+  std::string sidecarPath;  // empty: tributary-sidecar next to this binary
+  std::vector<std::pair<std::string, std::string>> kafkaProperties;  // the sidecar's kafka.properties (an experiment)
+};
+
+double secondsOf(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string topicName() { return "consume-bench"; }
+
+// Writes the topic once: `records` values of `payload` bytes, keys k0..k999.
+void produceTopic(const std::string& bootstrap, const Options& o) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) throw std::runtime_error(std::string("producer: ") + err);
+  std::string value(o.payload, 'x');
+  const std::string topic = topicName();
+  for (int i = 0; i < o.records;) {
+    std::string key = "k" + std::to_string(i % 1000);
+    const auto e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                     RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 50);
+      continue;
+    }
+    if (e) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(e));
+    rd_kafka_poll(rk, 0);
+    ++i;
+  }
+  if (rd_kafka_flush(rk, 120'000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("producer flush timed out");
+  rd_kafka_destroy(rk);
+}
+
+struct Result {
+  std::string scenario;
+  long records = 0;    // delivered in the window
+  double seconds = 0;  // first record → last record
+  std::string note;
+  double rate() const { return seconds > 0 ? static_cast<double>(records) / seconds : 0; }
+};
+
+// 1. The limit: a librdkafka consumer assigned every partition from the beginning
+// (no group: joining one is not throughput), timed from assign() to the last record,
+// so that what librdkafka prefetches before the first poll counts as fetch time.
+Result runRaw(const std::string& bootstrap, const Options& o) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (auto [k, v] : {std::pair{"bootstrap.servers", bootstrap.c_str()}, {"group.id", "bench-raw"},
+                      {"enable.auto.commit", "false"}})
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) throw std::runtime_error(err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) throw std::runtime_error(std::string("consumer: ") + err);
+  rd_kafka_poll_set_consumer(rk);
+  auto* parts = rd_kafka_topic_partition_list_new(4);
+  for (int p = 0; p < 4; ++p)
+    rd_kafka_topic_partition_list_add(parts, topicName().c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+
+  Result r{"raw librdkafka consumer"};
+  const auto start = Clock::now();
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  Clock::time_point last = start;
+  long perPartition[4] = {0, 0, 0, 0};
+  while (r.records < o.records && secondsOf(Clock::now() - start) <= o.seconds) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (!m) continue;
+    if (!m->err) {
+      last = Clock::now();
+      ++r.records;
+      if (m->partition >= 0 && m->partition < 4) ++perPartition[m->partition];
+    }
+    rd_kafka_message_destroy(m);
+  }
+  r.seconds = secondsOf(last - start);
+  if (r.records < o.records) {
+    r.note = "stopped after " + std::to_string(r.records) + " of " + std::to_string(o.records) + "; per partition";
+    for (int p = 0; p < 4; ++p) {
+      int64_t low = -1, high = -1;
+      rd_kafka_query_watermark_offsets(rk, topicName().c_str(), p, &low, &high, 5000);
+      r.note += " " + std::to_string(p) + ": " + std::to_string(perPartition[p]) + "/" + std::to_string(high);
+    }
+  }
+  rd_kafka_assign(rk, nullptr);
+  rd_kafka_destroy(rk);
+  return r;
+}
+
+// The app: answers 200 at once and counts what it got.
+class MinimalApp {
+ public:
+  MinimalApp() {
+    server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    server_.set_tcp_nodelay(true);
+    server_.set_keep_alive_max_count(100'000'000);
+    server_.Post("/events", [this](const httplib::Request&, httplib::Response& res) {
+      const auto now = Clock::now();
+      {
+        std::lock_guard lock(mutex_);
+        if (count_ == 0) first_ = now;
+        last_ = now;
+        ++count_;
+      }
+      res.status = 200;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("the app cannot listen");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~MinimalApp() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_) + "/events"; }
+  void snapshot(long& count, Clock::time_point& first, Clock::time_point& last) {
+    std::lock_guard lock(mutex_);
+    count = count_;
+    first = first_;
+    last = last_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mutex_;
+  long count_ = 0;  // guarded by mutex_
+  Clock::time_point first_, last_;
+};
+
+std::string sidecarBinary(const Options& o) {
+  if (!o.sidecarPath.empty()) return o.sidecarPath;
+  return (fs::read_symlink("/proc/self/exe").parent_path() / "tributary-sidecar").string();
+}
+
+// 2. The sidecar binary pushing the topic to the app.
+Result runPush(const std::string& bootstrap, const Options& o, const std::string& ordering, int maxInFlight,
+               const fs::path& dir) {
+  MinimalApp app;
+  const std::string name = "bench-" + ordering;
+  const fs::path config = dir / (name + ".yaml"), log = dir / (name + ".log");
+  std::ofstream(config) << "# written by tributary-consume-bench\n"
+                        << "kafka:\n  bootstrapServers: \"" << bootstrap << "\"\n"
+                        << (o.kafkaProperties.empty() ? "" : "  properties:\n") << [&] {
+                             std::string props;
+                             for (const auto& [k, v] : o.kafkaProperties) props += "    \"" + k + "\": \"" + v + "\"\n";
+                             return props;
+                           }()
+                        << "api:\n  listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\n"
+                        << "log:\n  level: warn\n"
+                        << "subscriptions:\n  - name: " << name << "\n    topics: [" << topicName() << "]\n"
+                        << "    group: " << name << "\n    endpoint: " << app.endpoint() << "\n"
+                        << "    ordering: " << ordering << "\n    maxInFlight: " << maxInFlight << "\n"
+                        << "    startFrom: earliest\n    timeout: 30s\n";
+  const std::string binary = sidecarBinary(o), flag = "--config", path = config.string();
+  std::string argv0 = binary, a1 = flag, a2 = path;
+  char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, binary.c_str(), &files, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&files);
+  if (rc != 0) throw std::runtime_error("cannot start " + binary + ": " + strerror(rc));
+
+  Result r{"sidecar push, ordering " + ordering + (ordering == "none" ? " (maxInFlight " + std::to_string(maxInFlight) + ")" : "")};
+  long count = 0;
+  Clock::time_point first, last;
+  const auto startBound = Clock::now() + std::chrono::seconds(60);
+  int status = 0;
+  bool exited = false;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the bench's polling interval
+    app.snapshot(count, first, last);
+    if (count >= o.records) break;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      r.note = "the sidecar exited early; see " + log.string();
+      break;
+    }
+    if (count == 0 && Clock::now() > startBound) {
+      r.note = "no record reached the app within 60 s; see " + log.string();
+      break;
+    }
+    if (count > 0 && secondsOf(Clock::now() - first) > o.seconds) {
+      r.note = "stopped after " + std::to_string(count) + " of " + std::to_string(o.records) + " (--seconds)";
+      break;
+    }
+  }
+  r.records = count;
+  r.seconds = count > 0 ? secondsOf(last - first) : 0;
+  if (!exited) {
+    kill(pid, SIGTERM);
+    const auto until = Clock::now() + std::chrono::seconds(40);
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+      if (Clock::now() > until) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        r.note += (r.note.empty() ? "" : "; ") + std::string("no exit within 40 s of SIGTERM");
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+      r.note += (r.note.empty() ? "" : "; ") + std::string("exit code ") + std::to_string(WEXITSTATUS(status));
+  }
+  return r;
+}
+
+std::string cpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+bool parseArgs(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--seconds") o.seconds = std::stod(next());
+    else if (a == "--records") o.records = std::stoi(next());
+    else if (a == "--payload") o.payload = static_cast<size_t>(std::stoul(next()));
+    else if (a == "--sidecar") o.sidecarPath = next();
+    else if (a == "--kafka-property") {
+      const std::string kv = next();
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) throw std::runtime_error("--kafka-property needs NAME=VALUE, got " + kv);
+      o.kafkaProperties.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    else if (a == "--help" || a == "-h") {
+      std::cout << "usage: tributary-consume-bench [--records N (100000)] [--payload BYTES (100)]\n"
+                   "                              [--seconds S (30): the most one scenario may take]\n"
+                   "                              [--sidecar PATH (tributary-sidecar next to this binary)]\n"
+                   "                              [--kafka-property NAME=VALUE ...: the sidecar's kafka.properties,\n"
+                   "                               which its consumers get too; for experiments]\n";
+      return false;
+    } else {
+      throw std::runtime_error("unknown argument " + a + " (see --help)");
+    }
+  }
+  if (o.records < 1 || o.payload < 1 || o.seconds <= 0) throw std::runtime_error("--records, --payload and --seconds must be positive");
+  return true;
+}
+
+int run(const Options& o) {
+  utsname u{};
+  uname(&u);
+  const std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::cout << "tributary-consume-bench: push delivery next to a raw consumer, one embedded cluster\n"
+            << "date:       " << date << "\n"
+            << "machine:    " << std::thread::hardware_concurrency() << " CPUs online, " << cpuModel() << ", "
+            << u.sysname << " " << u.release << "\n"
+            << "libraries:  librdkafka " << rd_kafka_version_str() << ", cpp-httplib " << CPPHTTPLIB_VERSION << "\n"
+            << "topic:      " << topicName() << ", 4 partitions, replication factor 3, " << o.records
+            << " records of " << o.payload << " B, produced before the scenarios\n"
+            << (o.kafkaProperties.empty() ? "" : "sidecar:    kafka.properties " + [&] {
+                 std::string t;
+                 for (const auto& [k, v] : o.kafkaProperties) t += k + "=" + v + " ";
+                 return t;
+               }() + "\n")
+            << "method:     each scenario reads the whole topic from the beginning; raw: records ÷ (assign() → last\n"
+            << "            record); push (a group of its own): records ÷ (app's first request → its last), at most "
+            << o.seconds << " s\n\n"
+            << std::flush;
+
+  tributary::EmbeddedKafka kafka(3);
+  kafka.createTopic(topicName(), 4, 3);
+  produceTopic(kafka.bootstrapServers(), o);
+  char tmpl[] = "/tmp/tributary-consume-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  const fs::path dir = tmpl;
+
+  std::vector<Result> results;
+  results.push_back(runRaw(kafka.bootstrapServers(), o));
+  results.push_back(runPush(kafka.bootstrapServers(), o, "none", 64, dir));
+  results.push_back(runPush(kafka.bootstrapServers(), o, "partition", 64, dir));
+
+  const double raw = results[0].rate();
+  std::printf("%-44s %9s %9s %11s %9s\n", "scenario", "records", "seconds", "records/s", "% of raw");
+  for (const auto& r : results) {
+    std::printf("%-44s %9ld %9.2f %11.0f %8.1f%%\n", r.scenario.c_str(), r.records, r.seconds, r.rate(),
+                raw > 0 ? 100 * r.rate() / raw : 0);
+    if (!r.note.empty()) std::printf("    ^ %s\n", r.note.c_str());
+  }
+  const double nonePct = raw > 0 ? 100 * results[1].rate() / raw : 0;
+  std::printf("\ntarget: push with ordering none >= 30%% of raw consume records/s: %s (%.1f%%)\n",
+              nonePct >= 30 ? "PASS" : "MISS", nonePct);
+  std::printf("sidecar logs: %s\n", dir.c_str());
+  for (const auto& r : results)
+    if (r.records == 0) return 1;  // a measurement could not run
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    Options o;
+    if (!parseArgs(argc, argv, o)) return 0;
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "tributary-consume-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
