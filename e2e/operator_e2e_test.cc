@@ -14,6 +14,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "tests/apiserver/api_client.h"
 #include "tests/apiserver/command.h"
@@ -58,13 +59,14 @@ class OperatorE2E : public ::testing::Test {
   }
 
   // Starts the operator binary; returns it once it logged that it started.
-  tributary::test::Subprocess& startOperator(std::vector<std::string> extra) {
+  tributary::test::Subprocess& startOperator(std::vector<std::string> extra,
+                                             const std::string& binary = "tributary-operator") {
     std::vector<std::string> args = {"--kubeconfig", dir_ + "/kubeconfig", "--bootstrap-servers", "127.0.0.1:1",
                                      "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address",
                                      "127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
     operators.push_back(
-        std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/tributary-operator", args));
+        std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/" + binary, args));
     EXPECT_TRUE(operators.back()->waitForLine("operator started", 30s)) << operators.back()->output();
     return *operators.back();
   }
@@ -129,6 +131,60 @@ TEST_F(OperatorE2E, KubectlApplyReachesTheOperatorWhichReportsKafkaUnavailableAn
             Json::array({"tributary.dev/topic"}));
 
   // Running reconciles finish first (each waits at most 10 s for Kafka).
+  op.signal(SIGTERM);
+  EXPECT_EQ(op.wait(60s), 0) << op.output();
+}
+
+// What "Kafka" holds, as the operator's ClusterAdmin double wrote it.
+Json kafkaState(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  Json state = Json::parse(s.str(), nullptr, false);
+  return state.is_discarded() ? Json::object() : state;
+}
+
+TEST_F(OperatorE2E, KubectlApplyEditAndDeleteReachKafkaThroughTheOperatorProcess) {
+  // The real command line over the ClusterAdmin double (tributary-operator-fake-kafka).
+  const std::string state = dir_ + "/kafka.json";
+  setenv("TRIBUTARY_FAKE_KAFKA_STATE", state.c_str(), 1);
+  ASSERT_EQ(kubectl({"apply", "--validate=false", "-f", std::string(TRIBUTARY_SOURCE_DIR) + "/crds/"}).exitCode, 0);
+  ASSERT_EQ(kubectl({"wait", "--for=condition=Established", "crd/kafkatopics.tributary.dev", "--timeout=30s"}).exitCode,
+            0);
+  auto& op = startOperator({"--leader-elect=false"}, "tributary-operator-fake-kafka");
+  auto apply =
+      kubectl({"apply", "--validate=false", "-f", std::string(TRIBUTARY_SOURCE_DIR) + "/manifests/examples/"});
+  ASSERT_EQ(apply.exitCode, 0) << apply.err;
+
+  // apply → Ready=True, the topics exist as specified, kubectl shows it.
+  auto wait = kubectl({"wait", "--for=condition=Ready", "kt/orders", "kt/customer-profiles", "--timeout=60s"});
+  ASSERT_EQ(wait.exitCode, 0) << wait.out << wait.err << op.output();
+  Json kafka = kafkaState(state);
+  EXPECT_EQ(kafka["orders"]["partitions"], 12);
+  EXPECT_EQ(kafka["orders"]["replicationFactor"], 3);
+  EXPECT_EQ(kafka["orders"]["config"]["retention.ms"], "604800000");
+  EXPECT_EQ(kafka["crm.customer-profiles.v1"]["config"]["cleanup.policy"], "compact");
+  auto get = kubectl({"get", "kt", "orders"});
+  EXPECT_NE(get.out.find("True"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("12"), std::string::npos) << get.out;
+
+  // Edit partitions with kubectl: the change reaches Kafka.
+  ASSERT_EQ(kubectl({"patch", "kt", "orders", "--type=merge", "-p", R"({"spec":{"partitions":16}})"}).exitCode, 0);
+  ASSERT_TRUE(eventually([&] { return kafkaState(state)["orders"].value("partitions", 0) == 16; }, 60s))
+      << kafkaState(state).dump() << op.output();
+
+  // A decrease is refused with a condition kubectl shows; Kafka keeps 16.
+  ASSERT_EQ(kubectl({"patch", "kt", "orders", "--type=merge", "-p", R"({"spec":{"partitions":4}})"}).exitCode, 0);
+  ASSERT_TRUE(eventually([&] { return readyCondition("orders").value("reason", "") == "PartitionDecreaseNotAllowed"; },
+                         60s));
+  EXPECT_EQ(kafkaState(state)["orders"]["partitions"], 16);
+
+  // Delete: deletionPolicy Delete removes the topic, Retain (the default) keeps it.
+  ASSERT_EQ(kubectl({"delete", "kt", "customer-profiles", "--timeout=60s"}).exitCode, 0);
+  ASSERT_EQ(kubectl({"delete", "kt", "orders", "--timeout=60s"}).exitCode, 0);
+  EXPECT_FALSE(kafkaState(state).contains("crm.customer-profiles.v1")) << kafkaState(state).dump();
+  EXPECT_TRUE(kafkaState(state).contains("orders"));
+
   op.signal(SIGTERM);
   EXPECT_EQ(op.wait(60s), 0) << op.output();
 }

@@ -1,6 +1,8 @@
 #include "common/http/http_server.h"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/log/log.h"
 
@@ -81,6 +83,9 @@ bool HttpServer::bind(const ListenAddress& address, std::string& error) {
 void HttpServer::start() {
   started_ = true;
   thread_ = std::thread([this] { server_.listen_after_bind(); });
+  // httplib's stop() does nothing until the accept loop runs: a stop() right
+  // after start() would then wait forever in join(). Return once it runs.
+  for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::stop() {

@@ -89,6 +89,11 @@ std::string hostname() {
 }  // namespace
 
 int runControllerMode(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  return runControllerMode(args, out, err, rdkafkaAdminFactory());
+}
+
+int runControllerMode(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                      const AdminFactory& admins) {
   std::vector<std::string> errors;
   Flags flags = parseFlags(args, errors);
   if (flags.help) {
@@ -149,7 +154,7 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
                                             {"apiServer", connection.server},
                                             {"source", connection.source},
                                             {"identity", options.lease.identity}});
-  OperatorManager manager(options, client, registry, rdkafkaAdminFactory());
+  OperatorManager manager(options, client, registry, admins);
   std::string error;
   if (!manager.start(error)) {
     err << "tributary-operator: cannot start: " << error << "\n";

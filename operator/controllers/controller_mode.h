@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "operator/controllers/operator_manager.h"
+
 namespace tributary::op::controllers {
 
 // `tributary-operator [FLAGS]`: controller mode. Flags: --config FILE,
@@ -14,5 +16,9 @@ namespace tributary::op::controllers {
 // Threads: the main thread; SIGTERM/SIGINT must be blocked by the caller's
 // other threads (it blocks them for the process before starting any).
 int runControllerMode(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// The same with the Kafka admin clients made by `admins` (end-to-end tests run
+// the real command line over a ClusterAdmin double).
+int runControllerMode(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                      const AdminFactory& admins);
 
 }  // namespace tributary::op::controllers
