@@ -1,10 +1,14 @@
-// tributary-consume-bench: the sidecar's push delivery next to the physical limit,
+// tributary-consume-bench: the sidecar's push and pull delivery next to the physical limit,
 // measured in one run against one embedded Kafka cluster. See bench/README.md.
 //
 //   1. raw librdkafka: a consumer in this process reading the whole topic (the limit)
 //   2. the real tributary-sidecar binary, as a child process, pushing every record of
 //      the same topic to a minimal HTTP app in this process, ordering `none`
 //      (maxInFlight 64) and `partition`
+//   3. the sidecar leasing the same topic to two pollers in this process (pull,
+//      batches of 100, each acknowledged with one request)
+//   4. added latency, push and pull: records produced one every 5 ms, each carrying
+//      the time produce() was called; p50/p99 of (the app has it − that time)
 //
 // Every scenario reads the same pre-produced topic from the beginning with a consumer
 // group of its own. A missed target is reported, never an exit status: the exit status
@@ -37,6 +41,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/kafka/embedded_cluster.h"
 
@@ -208,6 +214,282 @@ std::string sidecarBinary(const Options& o) {
   return (fs::read_symlink("/proc/self/exe").parent_path() / "tributary-sidecar").string();
 }
 
+// Starts the sidecar binary with `config`, its output to `log`.
+pid_t spawnSidecar(const Options& o, const fs::path& config, const fs::path& log) {
+  const std::string binary = sidecarBinary(o), flag = "--config", path = config.string();
+  std::string argv0 = binary, a1 = flag, a2 = path;
+  char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, binary.c_str(), &files, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&files);
+  if (rc != 0) throw std::runtime_error("cannot start " + binary + ": " + strerror(rc));
+  return pid;
+}
+
+// SIGTERM, and a note in `r` when the exit is late or not clean.
+void stopSidecar(pid_t pid, Result& r) {
+  int status = 0;
+  kill(pid, SIGTERM);
+  const auto until = Clock::now() + std::chrono::seconds(40);
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    if (Clock::now() > until) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.note += (r.note.empty() ? "" : "; ") + std::string("no exit within 40 s of SIGTERM");
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    r.note += (r.note.empty() ? "" : "; ") + std::string("exit code ") + std::to_string(WEXITSTATUS(status));
+}
+
+// A loopback port nobody listens on right now (the sidecar's API port for pull).
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    throw std::runtime_error("no free port");
+  }
+  const int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string sidecarConfig(const std::string& bootstrap, const Options& o, int apiPort, int adminPort,
+                          const std::string& subscription) {
+  std::string props;
+  for (const auto& [k, v] : o.kafkaProperties) props += "    \"" + k + "\": \"" + v + "\"\n";
+  return "# written by tributary-consume-bench\nkafka:\n  bootstrapServers: \"" + bootstrap + "\"\n" +
+         (props.empty() ? "" : "  properties:\n" + props) + "api:\n  listen: \"127.0.0.1:" +
+         std::to_string(apiPort) + "\"\nadmin:\n  listen: \"127.0.0.1:" + std::to_string(adminPort) +
+         "\"\nlog:\n  level: warn\nsubscriptions:\n" + subscription;
+}
+
+// 3. The sidecar binary leasing the topic to pollers in this process: batches of
+// up to 100 (poll?max=100), each batch acknowledged with one ack request; two
+// pollers, each with a keep-alive connection (TCP_NODELAY).
+Result runPull(const std::string& bootstrap, const Options& o, const fs::path& dir) {
+  const int port = freePort();
+  const fs::path config = dir / "bench-pull.yaml", log = dir / "bench-pull.log";
+  std::ofstream(config) << sidecarConfig(bootstrap, o, port, 0,
+                                         "  - name: bench-pull\n    mode: pull\n    topics: [" + topicName() +
+                                             "]\n    group: bench-pull\n    ordering: none\n    maxInFlight: 256\n"
+                                             "    ackTimeout: 60s\n    startFrom: earliest\n");
+  const pid_t pid = spawnSidecar(o, config, log);
+  Result r{"sidecar pull, batches of 100 (2 pollers)"};
+  std::mutex mutex;
+  long count = 0;
+  Clock::time_point first, last;
+  std::atomic<bool> done{false};
+  const auto startBound = Clock::now() + std::chrono::seconds(60);
+  auto poller = [&] {
+    httplib::Client c("127.0.0.1", port);
+    c.set_tcp_nodelay(true);
+    c.set_keep_alive(true);
+    c.set_read_timeout(std::chrono::seconds(10));
+    while (!done) {
+      auto res = c.Post("/v1/subscriptions/bench-pull/poll?max=100&waitMs=500", "", "application/json");
+      if (!res || res->status != 200) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // not up yet: the bench's retry interval
+        continue;
+      }
+      const auto now = Clock::now();
+      auto body = nlohmann::json::parse(res->body, nullptr, false);
+      if (!body.is_object() || body["records"].empty()) continue;
+      nlohmann::json ids = nlohmann::json::array();
+      for (const auto& rec : body["records"]) ids.push_back(rec["id"]);
+      {
+        std::lock_guard lock(mutex);
+        if (count == 0) first = now;
+        last = now;
+        count += static_cast<long>(ids.size());
+      }
+      c.Post("/v1/subscriptions/bench-pull/ack", nlohmann::json{{"ids", ids}}.dump(), "application/json");
+    }
+  };
+  std::thread p1(poller), p2(poller);
+  int status = 0;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the bench's polling interval
+    long n;
+    Clock::time_point f;
+    {
+      std::lock_guard lock(mutex);
+      n = count;
+      f = first;
+    }
+    if (n >= o.records) break;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      r.note = "the sidecar exited early; see " + log.string();
+      break;
+    }
+    if (n == 0 && Clock::now() > startBound) {
+      r.note = "no record was polled within 60 s; see " + log.string();
+      break;
+    }
+    if (n > 0 && secondsOf(Clock::now() - f) > o.seconds) {
+      r.note = "stopped after " + std::to_string(n) + " of " + std::to_string(o.records) + " (--seconds)";
+      break;
+    }
+  }
+  done = true;
+  p1.join();
+  p2.join();
+  {
+    std::lock_guard lock(mutex);
+    r.records = count;
+    r.seconds = count > 0 ? secondsOf(last - first) : 0;
+  }
+  if (r.note.find("exited early") == std::string::npos) stopSidecar(pid, r);
+  return r;
+}
+
+// ---- added latency: record available → app receives it ---------------------------------------------------------------
+
+int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Latency {
+  std::string scenario;
+  std::vector<double> ms;  // one per record
+  std::string note;
+  double percentile(double p) const {
+    if (ms.empty()) return 0;
+    std::vector<double> v = ms;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+  }
+};
+
+// Produces `n` records at `perSecond`, each value {"sentUs": <when produce() was
+// called>}, acked one at a time by the broker before the next goes (linger 0), so
+// the latency measured is the sidecar's, not a producer batch's.
+void producePaced(const std::string& bootstrap, const std::string& topic, int n, int perSecond) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "0", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) throw std::runtime_error(std::string("producer: ") + err);
+  const auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    std::this_thread::sleep_until(start + std::chrono::microseconds(1'000'000LL * i / perSecond));  // the pace
+    const std::string value = "{\"sentUs\":" + std::to_string(nowMicros()) + "}";
+    const std::string key = "k" + std::to_string(i % 64);
+    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+                      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 30'000);
+  rd_kafka_destroy(rk);
+}
+
+// A topic of its own per latency scenario, read from the beginning, so that no
+// record produced while the group settles is skipped.
+std::string latencyTopic(bool pull) { return pull ? "consume-bench-latency-pull" : "consume-bench-latency-push"; }
+
+// Waits until the sidecar's /readyz says its subscription joined (bounded).
+bool awaitReady(int adminPort) {
+  httplib::Client c("127.0.0.1", adminPort);
+  for (auto until = Clock::now() + std::chrono::seconds(60); Clock::now() < until;) {
+    auto res = c.Get("/readyz");
+    if (res && res->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the bench's polling interval
+  }
+  return false;
+}
+
+// Push (ordering none) or pull (one poller, max=100, waitMs=1000): `n` paced records.
+Latency runLatency(const std::string& bootstrap, const Options& o, const fs::path& dir, bool pull, int n,
+                   int perSecond) {
+  Latency out{pull ? "pull (long poll, waitMs 1000)" : "push, ordering none"};
+  std::mutex mutex;
+  httplib::Server app;
+  app.set_tcp_nodelay(true);
+  app.Post("/events", [&](const httplib::Request& req, httplib::Response& res) {
+    const int64_t now = nowMicros();
+    auto v = nlohmann::json::parse(req.body, nullptr, false);
+    if (v.is_object() && v.contains("sentUs")) {
+      std::lock_guard lock(mutex);
+      out.ms.push_back(static_cast<double>(now - v["sentUs"].get<int64_t>()) / 1000.0);
+    }
+    res.status = 200;
+  });
+  const int appPort = app.bind_to_any_port("127.0.0.1");
+  std::thread appThread([&] { app.listen_after_bind(); });
+  const int apiPort = freePort(), adminPort = freePort();
+  const std::string name = pull ? "latency-pull" : "latency-push";
+  const fs::path config = dir / (name + ".yaml"), log = dir / (name + ".log");
+  std::ofstream(config) << sidecarConfig(
+      bootstrap, o, apiPort, adminPort,
+      "  - name: " + name + "\n    topics: [" + latencyTopic(pull) + "]\n    group: " + name +
+          "\n    ordering: none\n    maxInFlight: 64\n    startFrom: earliest\n" +
+          (pull ? "    mode: pull\n" : "    mode: push\n    endpoint: http://127.0.0.1:" + std::to_string(appPort) +
+                                           "/events\n"));
+  const pid_t pid = spawnSidecar(o, config, log);
+  std::atomic<bool> done{false};
+  std::thread poller;
+  if (!awaitReady(adminPort)) {
+    out.note = "the sidecar was not ready within 60 s; see " + log.string();
+  } else {
+    if (pull) {
+      poller = std::thread([&] {
+        httplib::Client c("127.0.0.1", apiPort);
+        c.set_tcp_nodelay(true);
+        c.set_read_timeout(std::chrono::seconds(10));
+        while (!done) {
+          auto res = c.Post("/v1/subscriptions/" + name + "/poll?max=100&waitMs=1000", "", "application/json");
+          const int64_t now = nowMicros();
+          if (!res || res->status != 200) continue;
+          auto body = nlohmann::json::parse(res->body, nullptr, false);
+          nlohmann::json ids = nlohmann::json::array();
+          for (const auto& rec : body.value("records", nlohmann::json::array())) {
+            ids.push_back(rec["id"]);
+            if (rec.contains("value") && rec["value"].is_object()) {
+              std::lock_guard lock(mutex);
+              out.ms.push_back(static_cast<double>(now - rec["value"]["sentUs"].get<int64_t>()) / 1000.0);
+            }
+          }
+          if (!ids.empty())
+            c.Post("/v1/subscriptions/" + name + "/ack", nlohmann::json{{"ids", ids}}.dump(), "application/json");
+        }
+      });
+    }
+    producePaced(bootstrap, latencyTopic(pull), n, perSecond);
+    for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until;) {
+      {
+        std::lock_guard lock(mutex);
+        if (static_cast<int>(out.ms.size()) >= n) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the bench's polling interval
+    }
+  }
+  done = true;
+  if (poller.joinable()) poller.join();
+  Result stop{name};
+  stopSidecar(pid, stop);
+  app.stop();
+  appThread.join();
+  std::lock_guard lock(mutex);
+  if (static_cast<int>(out.ms.size()) < n)
+    out.note += (out.note.empty() ? "" : "; ") + std::to_string(out.ms.size()) + " of " + std::to_string(n) + " arrived";
+  return out;
+}
+
 // 2. The sidecar binary pushing the topic to the app.
 Result runPush(const std::string& bootstrap, const Options& o, const std::string& ordering, int maxInFlight,
                const fs::path& dir) {
@@ -227,18 +509,7 @@ Result runPush(const std::string& bootstrap, const Options& o, const std::string
                         << "    group: " << name << "\n    endpoint: " << app.endpoint() << "\n"
                         << "    ordering: " << ordering << "\n    maxInFlight: " << maxInFlight << "\n"
                         << "    startFrom: earliest\n    timeout: 30s\n";
-  const std::string binary = sidecarBinary(o), flag = "--config", path = config.string();
-  std::string argv0 = binary, a1 = flag, a2 = path;
-  char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, binary.c_str(), &files, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&files);
-  if (rc != 0) throw std::runtime_error("cannot start " + binary + ": " + strerror(rc));
+  const pid_t pid = spawnSidecar(o, config, log);
 
   Result r{"sidecar push, ordering " + ordering + (ordering == "none" ? " (maxInFlight " + std::to_string(maxInFlight) + ")" : "")};
   long count = 0;
@@ -266,21 +537,7 @@ Result runPush(const std::string& bootstrap, const Options& o, const std::string
   }
   r.records = count;
   r.seconds = count > 0 ? secondsOf(last - first) : 0;
-  if (!exited) {
-    kill(pid, SIGTERM);
-    const auto until = Clock::now() + std::chrono::seconds(40);
-    while (waitpid(pid, &status, WNOHANG) != pid) {
-      if (Clock::now() > until) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        r.note += (r.note.empty() ? "" : "; ") + std::string("no exit within 40 s of SIGTERM");
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-      r.note += (r.note.empty() ? "" : "; ") + std::string("exit code ") + std::to_string(WEXITSTATUS(status));
-  }
+  if (!exited) stopSidecar(pid, r);
   return r;
 }
 
@@ -358,6 +615,7 @@ int run(const Options& o) {
   results.push_back(runRaw(kafka.bootstrapServers(), o));
   results.push_back(runPush(kafka.bootstrapServers(), o, "none", 64, dir));
   results.push_back(runPush(kafka.bootstrapServers(), o, "partition", 64, dir));
+  results.push_back(runPull(kafka.bootstrapServers(), o, dir));
 
   const double raw = results[0].rate();
   std::printf("%-44s %9s %9s %11s %9s\n", "scenario", "records", "seconds", "records/s", "% of raw");
@@ -367,8 +625,25 @@ int run(const Options& o) {
     if (!r.note.empty()) std::printf("    ^ %s\n", r.note.c_str());
   }
   const double nonePct = raw > 0 ? 100 * results[1].rate() / raw : 0;
+  const double pullPct = raw > 0 ? 100 * results[3].rate() / raw : 0;
+
+  // Added latency at a light, steady load: a record produced every 5 ms.
+  kafka.createTopic(latencyTopic(false), 4, 3);
+  kafka.createTopic(latencyTopic(true), 4, 3);
+  std::vector<Latency> latencies;
+  latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, false, 1000, 200));
+  latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, true, 1000, 200));
+  std::printf("\nadded latency (produce() called -> the app has the record), 1000 records at 200/s:\n");
+  std::printf("%-44s %9s %9s %9s\n", "scenario", "p50 ms", "p99 ms", "records");
+  for (const auto& l : latencies) {
+    std::printf("%-44s %9.1f %9.1f %9zu\n", l.scenario.c_str(), l.percentile(0.50), l.percentile(0.99), l.ms.size());
+    if (!l.note.empty()) std::printf("    ^ %s\n", l.note.c_str());
+  }
+
   std::printf("\ntarget: push with ordering none >= 30%% of raw consume records/s: %s (%.1f%%)\n",
               nonePct >= 30 ? "PASS" : "MISS", nonePct);
+  std::printf("target: pull with batches of 100 >= 50%% of raw consume records/s: %s (%.1f%%)\n",
+              pullPct >= 50 ? "PASS" : "MISS", pullPct);
   std::printf("sidecar logs: %s\n", dir.c_str());
   for (const auto& r : results)
     if (r.records == 0) return 1;  // a measurement could not run
