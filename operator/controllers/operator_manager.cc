@@ -65,10 +65,13 @@ bool OperatorManager::start(std::string& error) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
   probesServer_.routes().Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    // Ready = this replica leads and its controllers run; a standby says so.
+    // A standby is ready (to take over): answering 503 there would stall every
+    // rolling update of a Deployment with more than one replica. The leader is
+    // ready once its controllers run. The body says who leads.
     const bool leader = isLeader(), running = reconciling_.load();
-    res.status = leader && running ? 200 : 503;
-    res.set_content(nlohmann::json{{"ready", leader && running},
+    const bool ready = !leader || running;
+    res.status = ready ? 200 : 503;
+    res.set_content(nlohmann::json{{"ready", ready},
                                    {"leader", leader},
                                    {"identity", options_.lease.identity},
                                    {"reconciling", running}}

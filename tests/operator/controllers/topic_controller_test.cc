@@ -387,7 +387,12 @@ TEST_F(LeaderElection, OnlyTheLeaderReconcilesAndAStoppedLeaderHandsOver) {
   EXPECT_TRUE(leader.isLeader());
   EXPECT_FALSE(standby.isLeader());
   httplib::Client standbyProbe("127.0.0.1", standby.probesPort());
-  EXPECT_EQ(standbyProbe.Get("/readyz")->status, 503) << "a standby is not ready";
+  auto standbyReady = standbyProbe.Get("/readyz");
+  ASSERT_TRUE(standbyReady);
+  EXPECT_EQ(standbyReady->status, 200) << "a standby is ready to take over (rolling updates need it)";
+  EXPECT_EQ(Json::parse(standbyReady->body)["leader"], false);
+  httplib::Client leaderProbe("127.0.0.1", leader.probesPort());
+  EXPECT_EQ(Json::parse(leaderProbe.Get("/readyz")->body)["leader"], true);
   ASSERT_EQ(api->post(kTopics, topicResource("orders", 3)).status, 201);
   ASSERT_TRUE(awaitReady("orders", "True"));
 
