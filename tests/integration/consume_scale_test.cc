@@ -5,6 +5,8 @@
 //  - a stalled app pauses the partitions, keeps the sidecar's buffer and memory
 //    bounded under a 100 000-record backlog, and fetching resumes once released.
 #include <gtest/gtest.h>
+
+#include <iostream>
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
@@ -524,8 +526,17 @@ TEST_F(Backpressure, AStalledAppPausesFetchingAndKeepsMemoryBoundedUnderAHundred
   const long unbuffered = static_cast<long>(kRecords * kValueBytes);  // the values alone, no overhead
   RecordProperty("rss_growth_kib", static_cast<int>(growth / 1024));
   RecordProperty("unsettled", static_cast<int>(unsettled));
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's quarantine keeps freed memory resident (256 MiB by
+  // default), so RSS says nothing about what the sidecar holds: the bounds on
+  // paused partitions and buffered records above still hold; this one is
+  // asserted in the normal build.
+  std::cout << "[   NOTE   ] RSS growth " << growth / 1024
+            << " KiB not asserted under AddressSanitizer (its quarantine keeps freed memory resident)\n";
+#else
   EXPECT_LT(growth, unbuffered / 4) << "RSS grew by " << growth / 1024 << " KiB; the backlog's values alone are "
                                     << unbuffered / 1024 << " KiB";
+#endif
 
   // Released, the app gets what was held and fetching resumes: far more than
   // the buffers held reaches the app, so paused partitions were resumed again
