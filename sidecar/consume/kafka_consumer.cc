@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <map>
+
 #include "common/log/log.h"
 
 namespace tributary::sidecar {
@@ -18,6 +20,16 @@ rd_kafka_topic_partition_list_t* toList(const std::vector<TopicPartition>& tps) 
   for (const auto& tp : tps) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
   return list;
 }
+
+// librdkafka's prefetch (the consumer queue of fetched, not yet polled
+// records) is bounded by these unless kafka.properties sets them. librdkafka
+// 2.0.2's defaults (100 000 records, 64 MiB per consumer) would let every
+// subscription hold up to 64 MiB besides the runner's own buffer. 4 MiB (may be
+// overshot by one fetch response, fetch.message.max.bytes per partition) is a
+// few fetch responses: all a runner that polls continuously needs, and the
+// bench drains no slower with it than with 64 MiB (bench/RESULTS.md).
+constexpr const char* kQueuedMinMessages = "20000";
+constexpr const char* kQueuedMaxKbytes = "4096";
 
 class KafkaConsumer final : public Consumer {
  public:
@@ -39,6 +51,8 @@ class KafkaConsumer final : public Consumer {
     props["enable.auto.commit"] = "false";
     props["enable.auto.offset.store"] = "false";
     props["auto.offset.reset"] = sub.startFrom == SubscriptionConfig::StartFrom::Earliest ? "earliest" : "latest";
+    if (!kafka.properties.count("queued.min.messages")) props["queued.min.messages"] = kQueuedMinMessages;
+    if (!kafka.properties.count("queued.max.messages.kbytes")) props["queued.max.messages.kbytes"] = kQueuedMaxKbytes;
     for (const auto& [k, v] : props) {
       if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
         error = "subscription " + sub.name + ": " + k + ": " + err;
@@ -85,6 +99,7 @@ class KafkaConsumer final : public Consumer {
     ConsumedRecord r;
     r.tp = {rd_kafka_topic_name(m->rkt), m->partition};
     r.offset = m->offset;
+    next_[r.tp] = m->offset + 1;
     r.timestampMs = rd_kafka_message_timestamp(m, nullptr);
     if (m->key) r.key = std::string(static_cast<const char*>(m->key), m->key_len);
     if (m->payload) r.value = std::string(static_cast<const char*>(m->payload), m->len);
@@ -109,6 +124,29 @@ class KafkaConsumer final : public Consumer {
     auto* list = toList(tps);
     rd_kafka_resume_partitions(rk_, list);
     rd_kafka_topic_partition_list_destroy(list);
+    // librdkafka 2.0.2 applies a resume on its main thread and does not wake
+    // the partition leader's broker thread (rd_kafka_toppar_pause_resume()):
+    // the broker thread decides to fetch the partition again only when it next
+    // wakes up, on I/O or after up to 1 s (rd_kafka_max_block_ms). With every
+    // partition of that broker paused there is no I/O, so each resume cost
+    // 0.5–1 s without records. A seek to an absolute offset does wake it
+    // (rd_kafka_toppar_seek() → rd_kafka_broker_wakeup()), and it is served
+    // after the resume on the same partition queue, so the fetch starts at
+    // once. The offset is the one the resume would use anyway: the record after
+    // the last one poll() returned (pausing purged everything fetched beyond).
+    // No seek for a partition nothing was polled from yet: librdkafka resolves
+    // its logical start offset itself.
+    std::vector<std::pair<TopicPartition, int64_t>> seeks;
+    for (const auto& tp : tps)
+      if (auto n = next_.find(tp); n != next_.end()) seeks.emplace_back(tp, n->second);
+    if (seeks.empty()) return;
+    auto* positions = rd_kafka_topic_partition_list_new(static_cast<int>(seeks.size()));
+    for (const auto& [tp, offset] : seeks)
+      rd_kafka_topic_partition_list_add(positions, tp.topic.c_str(), tp.partition)->offset = offset;
+    // timeout 0: asynchronous, errors are not reported (a partition revoked
+    // meanwhile simply is not fetched).
+    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, positions, 0)) rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(positions);
   }
 
   bool commit(const std::map<TopicPartition, int64_t>& offsets, std::string& error) override {
@@ -154,7 +192,13 @@ class KafkaConsumer final : public Consumer {
       rd_kafka_assign(rk, parts);
       self->listener_.onAssigned(toVector(parts));
     } else {
-      self->listener_.onRevoked(toVector(parts));
+      const auto revoked = toVector(parts);
+      self->listener_.onRevoked(revoked);
+      // An application pause outlives the assignment in librdkafka: clear it,
+      // or a partition paused when it was revoked would stay paused if the
+      // group gives it back to this member.
+      rd_kafka_resume_partitions(rk, parts);
+      for (const auto& tp : revoked) self->next_.erase(tp);
       rd_kafka_assign(rk, nullptr);
     }
   }
@@ -163,6 +207,9 @@ class KafkaConsumer final : public Consumer {
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;
+  // Per partition, the offset after the last record poll() returned: where a
+  // resumed partition continues.
+  std::map<TopicPartition, int64_t> next_;
 };
 
 }  // namespace

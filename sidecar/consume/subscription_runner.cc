@@ -1,5 +1,8 @@
 #include "sidecar/consume/subscription_runner.h"
 
+#include <algorithm>
+#include <string_view>
+
 #include "common/log/log.h"
 
 namespace tributary::sidecar {
@@ -10,9 +13,11 @@ int64_t nowMs() {
       .count();
 }
 
-// How many fetched records a partition may hold before it is paused: enough to
-// keep maxInFlight busy, bounded so that a slow app never grows memory.
-size_t bufferLimit(const SubscriptionConfig& c) { return static_cast<size_t>(std::max(64, c.maxInFlight * 2)); }
+size_t recordBytes(const ConsumedRecord& r) {
+  size_t n = (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
+  for (const auto& [name, value] : r.headers) n += name.size() + value.size();
+  return n;
+}
 
 }  // namespace
 
@@ -32,11 +37,42 @@ struct SubscriptionRunner::Pending {
 SubscriptionRunner::SubscriptionRunner(SubscriptionConfig config, ConsumerFactory consumerFactory,
                                        Deliverer& deliverer, Producer& deadLetterProducer, SidecarMetrics& metrics)
     : config_(std::move(config)),
+      marks_(marksFor(config_)),
       consumerFactory_(std::move(consumerFactory)),
       deliverer_(deliverer),
       dlq_(deadLetterProducer),
       metrics_(metrics),
       retry_(config_.retry) {}
+
+SubscriptionRunner::BufferMarks SubscriptionRunner::marksFor(const SubscriptionConfig& c) {
+  // Per partition: 64 records per delivery slot, at least 256 and at most
+  // 8192 — enough that the app never waits for a re-fetch after a resume
+  // (the low mark, a quarter of it, still holds 16 records per slot), small
+  // enough that a stalled app with many partitions holds little. Bytes: 8 MiB
+  // per partition, 64 MiB for the subscription (large records pause by bytes
+  // long before the record marks). The subscription-wide record mark lets
+  // four partitions fill up completely.
+  BufferMarks m{};
+  m.partitionHighRecords = std::clamp<size_t>(static_cast<size_t>(c.maxInFlight) * 64, 256, 8192);
+  m.partitionLowRecords = m.partitionHighRecords / 4;
+  m.partitionHighBytes = size_t{8} << 20;
+  m.partitionLowBytes = m.partitionHighBytes / 4;
+  m.totalHighRecords = 4 * m.partitionHighRecords;
+  m.totalLowRecords = m.totalHighRecords / 2;
+  m.totalHighBytes = size_t{64} << 20;
+  m.totalLowBytes = m.totalHighBytes / 2;
+  return m;
+}
+
+bool SubscriptionRunner::aboveHigh(const Buffered& b) const {
+  return b.records >= marks_.partitionHighRecords || b.bytes >= marks_.partitionHighBytes ||
+         bufferedTotal_.records >= marks_.totalHighRecords || bufferedTotal_.bytes >= marks_.totalHighBytes;
+}
+
+bool SubscriptionRunner::atOrBelowLow(const Buffered& b) const {
+  return b.records <= marks_.partitionLowRecords && b.bytes <= marks_.partitionLowBytes &&
+         bufferedTotal_.records <= marks_.totalLowRecords && bufferedTotal_.bytes <= marks_.totalLowBytes;
+}
 
 SubscriptionRunner::~SubscriptionRunner() {
   stop(std::chrono::milliseconds(0));
@@ -100,7 +136,10 @@ void SubscriptionRunner::run() {
       commit();
       publishStatus();
     }
-    // Fetch while there is room; a completion wakes the poll early.
+    // Fetch while there is room; a completion wakes the poll early. take()
+    // pauses a partition as soon as it reaches its mark, so the batch of up to
+    // 500 records cannot overshoot it (librdkafka drops what it fetched for a
+    // partition once it is paused).
     auto r = consumer_->poll(std::chrono::milliseconds(20));
     for (int n = 0; r && n < 500; ++n) {
       take(std::move(*r));
@@ -140,6 +179,10 @@ void SubscriptionRunner::onAssigned(const std::vector<TopicPartition>& partition
   for (const auto& tp : partitions) {
     tracker_.assign(tp);
     queues_[tp].clear();
+    auto& b = buffered_[tp];
+    bufferedTotal_.records -= b.records;
+    bufferedTotal_.bytes -= b.bytes;
+    b = {};
     epochs_[tp] = nextEpoch_++;
   }
   joined_ = true;
@@ -175,7 +218,13 @@ void SubscriptionRunner::onRevoked(const std::vector<TopicPartition>& partitions
         {{"subscription", config_.name}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}}));
     epochs_.erase(tp);
     paused_.erase(tp);
+    if (auto b = buffered_.find(tp); b != buffered_.end()) {
+      bufferedTotal_.records -= b->second.records;
+      bufferedTotal_.bytes -= b->second.bytes;
+      buffered_.erase(b);
+    }
   }
+  metrics_.pausedPartitions.Add({{"subscription", config_.name}}).Set(static_cast<double>(paused_.size()));
   metrics_.inflight.Add({{"subscription", config_.name}}).Set(static_cast<double>(tracker_.unsettledTotal()));
   log::info("partitions revoked", {{"subscription", config_.name}, {"count", std::to_string(partitions.size())}});
 }
@@ -191,15 +240,35 @@ void SubscriptionRunner::take(ConsumedRecord record) {
   auto p = std::make_shared<Pending>();
   p->epoch = epochs_[record.tp];
   tracker_.fetched(record.tp, record.offset);
+  const size_t bytes = recordBytes(record);
+  const TopicPartition tp = record.tp;
   p->record = std::make_shared<const ConsumedRecord>(std::move(record));
   q->second.push_back(std::move(p));
+  auto& b = buffered_[tp];
+  ++b.records;
+  b.bytes += bytes;
+  ++bufferedTotal_.records;
+  bufferedTotal_.bytes += bytes;
   metrics_.inflight.Add({{"subscription", config_.name}}).Set(static_cast<double>(tracker_.unsettledTotal()));
+  pauseIfFull(tp);
+}
+
+void SubscriptionRunner::pauseIfFull(const TopicPartition& tp) {
+  if (paused_.count(tp) || !aboveHigh(buffered_[tp])) return;
+  consumer_->pause({tp});
+  paused_.insert(tp);
+  metrics_.pausedPartitions.Add({{"subscription", config_.name}}).Set(static_cast<double>(paused_.size()));
 }
 
 void SubscriptionRunner::dispatch() {
   using Ordering = SubscriptionConfig::Ordering;
+  // ordering=key looks this far into a partition's queue for keys with nothing
+  // earlier unsettled: the scan builds a set of keys on every dispatch, and the
+  // queue may hold thousands of records (BufferMarks).
+  const size_t keyLookahead = std::max<size_t>(256, 8 * static_cast<size_t>(config_.maxInFlight));
   for (auto& [tp, queue] : queues_) {
-    std::set<std::string> blockedKeys;  // ordering=key: keys with an earlier unsettled record
+    std::set<std::string_view> blockedKeys;  // ordering=key: keys with an earlier unsettled record
+    size_t scanned = 0;
     for (const auto& p : queue) {
       if (inFlight_ >= config_.maxInFlight) return;
       const bool waiting = p->state == Pending::State::Waiting;
@@ -208,7 +277,10 @@ void SubscriptionRunner::dispatch() {
         break;  // only the head of a partition is ever in flight
       }
       if (config_.ordering == Ordering::Key) {
-        const std::string key = p->record->key.value_or("");
+        if (++scanned > keyLookahead) break;
+        // A view into the record, which the queue keeps alive; no key and an
+        // empty key are the same key.
+        const std::string_view key = p->record->key ? std::string_view(*p->record->key) : std::string_view();
         if (blockedKeys.insert(key).second && waiting) startAttempt(p);
         continue;
       }
@@ -373,7 +445,21 @@ void SubscriptionRunner::fireTimers() {
 void SubscriptionRunner::settle(const PendingPtr& p, const char* outcome) {
   const auto& tp = p->record->tp;
   tracker_.settled(tp, p->record->offset);
-  if (auto q = queues_.find(tp); q != queues_.end()) q->second.remove(p);
+  // Records settle roughly in fetch order, so the one settling is near the
+  // front: search from there and stop at it (list::remove() scanned every
+  // buffered record, thousands, per settle).
+  if (auto q = queues_.find(tp); q != queues_.end()) {
+    auto& queue = q->second;
+    if (auto it = std::find(queue.begin(), queue.end(), p); it != queue.end()) {
+      queue.erase(it);
+      const size_t bytes = recordBytes(*p->record);
+      auto& b = buffered_[tp];
+      --b.records;
+      b.bytes -= bytes;
+      --bufferedTotal_.records;
+      bufferedTotal_.bytes -= bytes;
+    }
+  }
   metrics_.deliveries.Add({{"subscription", config_.name}, {"topic", tp.topic}, {"outcome", outcome}}).Increment();
   metrics_.deliveryAttempts.Add({{"subscription", config_.name}},
                                 prometheus::Histogram::BucketBoundaries{1, 2, 3, 5, 10, 20, 50})
@@ -421,11 +507,14 @@ void SubscriptionRunner::publishStatus() {
 }
 
 void SubscriptionRunner::applyBackpressure() {
-  const size_t limit = bufferLimit(config_);
+  // Pausing costs what librdkafka prefetched for the partition (dropped) and a
+  // fetch round trip on resume (see KafkaConsumer::resume for the wake-up),
+  // so partitions are cycled only between the wide marks of BufferMarks.
   std::vector<TopicPartition> pause, resume;
-  for (const auto& [tp, queue] : queues_) {
-    if (!paused_.count(tp) && queue.size() >= limit) pause.push_back(tp);
-    else if (paused_.count(tp) && queue.size() <= limit / 2) resume.push_back(tp);
+  for (const auto& [tp, b] : buffered_) {
+    const bool isPaused = paused_.count(tp) > 0;
+    if (!isPaused && aboveHigh(b)) pause.push_back(tp);
+    else if (isPaused && atOrBelowLow(b)) resume.push_back(tp);
   }
   if (!pause.empty()) {
     consumer_->pause(pause);

@@ -84,11 +84,37 @@ class SubscriptionRunner final : public RebalanceListener {
   void fireTimers();
   void settle(const PendingPtr& p, const char* outcome);
   void commit();
+  // Pauses partitions whose buffer (or the subscription's) reached its high
+  // mark and resumes those below the low marks; see BufferMarks.
   void applyBackpressure();
+  // After take(): pauses the record's partition at once when it crossed a high
+  // mark, so that one poll loop cannot overshoot the bound.
+  void pauseIfFull(const TopicPartition& tp);
   void publishStatus();
   bool current(const PendingPtr& p) const;
 
+  // The bounds on what the runner holds (fetched and unsettled records, in
+  // flight included), per partition and for the whole subscription, in records
+  // and in bytes of key + value + headers. A partition is paused when it, or
+  // the subscription, reaches a high mark, and resumed only when both are at or
+  // below their low marks: the wide gap makes a pause/resume cycle move
+  // thousands of records, not tens (each cycle costs a re-fetch).
+  struct BufferMarks {
+    size_t partitionHighRecords, partitionLowRecords;
+    size_t partitionHighBytes, partitionLowBytes;
+    size_t totalHighRecords, totalLowRecords;
+    size_t totalHighBytes, totalLowBytes;
+  };
+  static BufferMarks marksFor(const SubscriptionConfig& config);
+  struct Buffered {
+    size_t records = 0;
+    size_t bytes = 0;
+  };
+  bool aboveHigh(const Buffered& partition) const;
+  bool atOrBelowLow(const Buffered& partition) const;
+
   const SubscriptionConfig config_;
+  const BufferMarks marks_;
   ConsumerFactory consumerFactory_;
   Deliverer& deliverer_;
   Producer& dlq_;
@@ -101,6 +127,8 @@ class SubscriptionRunner final : public RebalanceListener {
   std::map<TopicPartition, std::list<PendingPtr>> queues_;
   std::map<TopicPartition, uint64_t> epochs_;  // bumped on every assignment, to drop late results
   std::set<TopicPartition> paused_;
+  std::map<TopicPartition, Buffered> buffered_;  // per assigned partition: what its queue holds
+  Buffered bufferedTotal_;                       // the sum over buffered_
   std::multimap<Clock::time_point, std::weak_ptr<Pending>> timers_;
   int inFlight_ = 0;  // attempts and dead-letter writes outstanding
   uint64_t nextEpoch_ = 1;
