@@ -25,13 +25,13 @@ struct OperatorManager::Term {
   std::unique_ptr<runtime::Controller> controller;
   std::vector<std::unique_ptr<kube::Informer>> informers;  // one per watched namespace, or one for all
 
+  std::map<std::string, kube::Informer*> byNamespace;  // "" when one informer watches all namespaces
+
+  // The informer whose store holds `key` ("namespace/name"), without asking each of them.
   kube::Informer* informerFor(const std::string& key) {
     if (informers.size() == 1) return informers[0].get();
-    const std::string ns = key.substr(0, key.find('/'));
-    for (auto& i : informers)
-      if (i->get(key)) return i.get();
-    (void)ns;
-    return nullptr;
+    auto it = byNamespace.find(key.substr(0, key.find('/')));
+    return it == byNamespace.end() ? nullptr : it->second;
   }
 };
 
@@ -139,15 +139,9 @@ void OperatorManager::startTerm() {
   std::map<std::string, ClusterTarget> clusters;
   for (auto& [name, admin] : admins_) clusters[name] = ClusterTarget{admin.get()};
   ObjectStoreView store{[t](const std::string& key) -> std::optional<nlohmann::json> {
-                          kube::Informer* i = t->informerFor(key);
-                          return i ? i->get(key) : std::nullopt;
-                        },
-                        [t] {
-                          std::vector<nlohmann::json> all;
-                          for (auto& i : t->informers)
-                            for (auto& o : i->list()) all.push_back(std::move(o));
-                          return all;
-                        }};
+    kube::Informer* i = t->informerFor(key);
+    return i ? i->get(key) : std::nullopt;
+  }};
   t->reconciler = std::make_shared<TopicController>(*client_, store, clusters, *events_,
                                                      TopicControllerOptions{options_.maxBatch});
   runtime::ControllerOptions copts;
@@ -182,6 +176,7 @@ void OperatorManager::startTerm() {
     io.ns = ns;
     io.resyncPeriod = options_.resyncPeriod;
     t->informers.push_back(std::make_unique<kube::Informer>(*client_, kKafkaTopics, io, handlers));
+    t->byNamespace[ns] = t->informers.back().get();
   }
   t->controller->start();
   for (auto& i : t->informers) i->start();

@@ -244,11 +244,12 @@ void TopicController::applyOutcome(Item& item, const topic::TopicOutcome& outcom
                          ready->status == "True" && ready->observedGeneration == generation;
   // A resync that finds nothing to do keeps the condition as it is (zero writes
   // in steady state); anything else says what happened.
+  // What happened, with before → after: the condition's message and the Event's.
+  std::string what = outcome.message;
+  if (!outcome.details.empty()) what += (what.empty() ? "" : ": ") + join(outcome.details, ", ");
   if (!keepReady) {
-    std::string message = outcome.message;
-    if (!outcome.details.empty()) message += (message.empty() ? "" : ": ") + join(outcome.details, ", ");
     runtime::setCondition(status,
-                          {kReadyCondition, outcome.converged ? "True" : "False", outcome.reason, message, generation,
+                          {kReadyCondition, outcome.converged ? "True" : "False", outcome.reason, what, generation,
                            ""},
                           options_.now());
   }
@@ -260,8 +261,6 @@ void TopicController::applyOutcome(Item& item, const topic::TopicOutcome& outcom
   writeStatus(item, status);
 
   if (outcome.applied) {
-    std::string what = outcome.message;
-    if (!outcome.details.empty()) what += (what.empty() ? "" : ": ") + join(outcome.details, ", ");
     events_.record(item.object, kube::EventType::Normal, outcome.reason, what);
   } else if (!outcome.converged) {
     events_.record(item.object, kube::EventType::Warning, outcome.reason, outcome.message);

@@ -34,7 +34,6 @@ inline constexpr const char* kPausedCondition = "ReconciliationPaused";
 // What the controller reads objects from: the informer's store (no API calls).
 struct ObjectStoreView {
   std::function<std::optional<nlohmann::json>(const std::string& key)> get;
-  std::function<std::vector<nlohmann::json>()> list;
 };
 
 // A Kafka cluster the controller may reach, by the name resources give in
