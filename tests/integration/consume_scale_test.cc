@@ -11,7 +11,6 @@
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
 #include <nlohmann/json.hpp>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,16 +24,7 @@
 #include <thread>
 
 #include "tests/support/sidecar_fixture.h"
-
-// cpp-httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, a
-// macro that cannot differ between translation units of one binary). The
-// sidecar opens up to 16 connections to the app at once, and the 6th and
-// later would wait for a SYN retransmission (1 s): the app's artifact, which
-// real servers (backlog 128+) do not have. Every listen() of this test binary
-// gets a real server's backlog.
-extern "C" int listen(int fd, int backlog) {
-  return static_cast<int>(syscall(SYS_listen, fd, backlog < 128 ? 128 : backlog));
-}
+#include "tests/support/loopback_server.h"
 
 using Json = nlohmann::json;
 using tributary::sidecar::SubscriptionConfig;
@@ -71,7 +61,7 @@ class ScriptedApp {
     server_.set_tcp_nodelay(true);
     server_.set_keep_alive_max_count(1'000'000);
     server_.Post("/events", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    port_ = tributary::test::bindLoopback(server_);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~ScriptedApp() {

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <map>
@@ -21,6 +22,7 @@
 
 #include "common/kafka/embedded_cluster.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/loopback_server.h"
 
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -47,7 +49,7 @@ class RecordingApp {
     server_.set_tcp_nodelay(true);
     server_.set_keep_alive_max_count(1'000'000);
     server_.Post("/events", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    port_ = tributary::test::bindLoopback(server_);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~RecordingApp() {
@@ -354,6 +356,7 @@ TEST(ConsumeCrash, SigtermFinishesInFlightDeliveriesCommitsThemAndNothingSettled
   EXPECT_LT(Clock::now() - signalled, 10s + 2s + 5s);
   EXPECT_NE(sidecar->output().find("shutdown complete"), std::string::npos);
   ASSERT_TRUE(first->waitSettled(30s));
+  const std::string firstLife = sidecar->output();
 
   const auto firstRequests = first->requests();
   int inFlightAtSignal = 0;
@@ -372,8 +375,11 @@ TEST(ConsumeCrash, SigtermFinishesInFlightDeliveriesCommitsThemAndNothingSettled
   std::map<int, int64_t> highest;
   for (const auto& [p, o] : firstDelivered) highest[p] = std::max(highest.count(p) ? highest[p] : -1, o);
   for (const auto& [p, h] : highest) {
-    EXPECT_EQ(committed.at(p), h + 1) << "partition " << p;
-    for (int64_t o = 0; o <= h; ++o) EXPECT_TRUE(firstDelivered.count({p, o})) << "gap at " << p << "/" << o;
+    EXPECT_EQ(committed.at(p), h + 1) << "partition " << p << "; the sidecar said:\n" << firstLife;
+    for (int64_t o = 0; o <= h; ++o) EXPECT_TRUE(firstDelivered.count({p, o}))
+        << "gap at " << p << "/" << o << ", requested "
+        << std::count_if(firstRequests.begin(), firstRequests.end(), [&](const auto& r) { return r.at == Position{p, o}; })
+        << " times";
   }
 
   // Restart against another app: it gets exactly the rest, nothing settled again.

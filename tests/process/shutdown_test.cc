@@ -16,6 +16,7 @@
 #include "common/kafka/embedded_cluster.h"
 #include "tests/support/record_reader.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/loopback_server.h"
 
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -117,7 +118,7 @@ TEST(Shutdown, InvalidConfigExitsTwoNamingTheKey) {
 
 TEST(Shutdown, PortInUseExitsOneWithAClearMessage) {
   httplib::Server blocker;
-  const int port = blocker.bind_to_any_port("127.0.0.1");
+  const int port = tributary::test::bindLoopback(blocker);
   ASSERT_GT(port, 0);
   tributary::EmbeddedKafka kafka(1);
   char dir[] = "/tmp/tributary-port-XXXXXX";

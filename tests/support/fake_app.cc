@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tests/support/loopback_server.h"
+
 namespace tributary::test {
 
 FakeApp::FakeApp() {
@@ -32,7 +34,7 @@ FakeApp::FakeApp() {
     res.status = status;
     res.set_content(status >= 400 ? "app says no (" + std::to_string(status) + ")" : "ok", "text/plain");
   });
-  port_ = server_.bind_to_any_port("127.0.0.1");
+  port_ = tributary::test::bindLoopback(server_);
   thread_ = std::thread([this] { server_.listen_after_bind(); });
 }
 
