@@ -8,20 +8,17 @@
 #include <thread>
 
 #include "common/codec/base64.h"
+#include "common/codec/utf8.h"
 #include "sidecar/consume/deliverer.h"
 
 namespace tributary::sidecar {
 namespace {
 
+// Fit for an HTTP header value as is: UTF-8 without control characters.
 bool isText(const std::string& s) {
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7f) return false;
-  try {
-    (void)nlohmann::json(s).dump();  // throws on bytes that are not UTF-8
-    return true;
-  } catch (const nlohmann::json::exception&) {
-    return false;
-  }
+  return isValidUtf8(s);
 }
 
 std::string rfc3339(int64_t ms) {

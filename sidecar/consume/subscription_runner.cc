@@ -42,7 +42,26 @@ SubscriptionRunner::SubscriptionRunner(SubscriptionConfig config, ConsumerFactor
       deliverer_(deliverer),
       dlq_(deadLetterProducer),
       metrics_(metrics),
-      retry_(config_.retry) {}
+      retry_(config_.retry),
+      inflightGauge_(metrics.inflight.Add({{"subscription", config_.name}})),
+      pausedGauge_(metrics.pausedPartitions.Add({{"subscription", config_.name}})),
+      attemptDuration_(metrics.deliveryDuration.Add(
+          {{"subscription", config_.name}},
+          prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30})),
+      settledAttempts_(metrics.deliveryAttempts.Add({{"subscription", config_.name}},
+                                                    prometheus::Histogram::BucketBoundaries{1, 2, 3, 5, 10, 20, 50})) {}
+
+SubscriptionRunner::TopicMetrics& SubscriptionRunner::topicMetrics(const std::string& topic) {
+  if (auto it = topicMetrics_.find(topic); it != topicMetrics_.end()) return it->second;
+  auto outcome = [&](const char* o) {
+    return &metrics_.deliveries.Add({{"subscription", config_.name}, {"topic", topic}, {"outcome", o}});
+  };
+  TopicMetrics m{outcome("success"), outcome("retry"), outcome("dead_letter"), outcome("dropped"),
+                 &metrics_.deadLetters.Add({{"subscription", config_.name}, {"topic", topic}})};
+  return topicMetrics_.emplace(topic, m).first->second;
+}
+
+void SubscriptionRunner::publishInflight() { inflightGauge_.Set(static_cast<double>(tracker_.unsettledTotal())); }
 
 SubscriptionRunner::BufferMarks SubscriptionRunner::marksFor(const SubscriptionConfig& c) {
   // Per partition: 64 records per delivery slot, at least 256 and at most
@@ -224,8 +243,8 @@ void SubscriptionRunner::onRevoked(const std::vector<TopicPartition>& partitions
       buffered_.erase(b);
     }
   }
-  metrics_.pausedPartitions.Add({{"subscription", config_.name}}).Set(static_cast<double>(paused_.size()));
-  metrics_.inflight.Add({{"subscription", config_.name}}).Set(static_cast<double>(tracker_.unsettledTotal()));
+  pausedGauge_.Set(static_cast<double>(paused_.size()));
+  publishInflight();
   log::info("partitions revoked", {{"subscription", config_.name}, {"count", std::to_string(partitions.size())}});
 }
 
@@ -249,7 +268,7 @@ void SubscriptionRunner::take(ConsumedRecord record) {
   b.bytes += bytes;
   ++bufferedTotal_.records;
   bufferedTotal_.bytes += bytes;
-  metrics_.inflight.Add({{"subscription", config_.name}}).Set(static_cast<double>(tracker_.unsettledTotal()));
+  publishInflight();
   pauseIfFull(tp);
 }
 
@@ -257,7 +276,7 @@ void SubscriptionRunner::pauseIfFull(const TopicPartition& tp) {
   if (paused_.count(tp) || !aboveHigh(buffered_[tp])) return;
   consumer_->pause({tp});
   paused_.insert(tp);
-  metrics_.pausedPartitions.Add({{"subscription", config_.name}}).Set(static_cast<double>(paused_.size()));
+  pausedGauge_.Set(static_cast<double>(paused_.size()));
 }
 
 void SubscriptionRunner::dispatch() {
@@ -323,20 +342,33 @@ void SubscriptionRunner::reclaim(const std::vector<std::shared_ptr<const Consume
 void SubscriptionRunner::onAttempt(const PendingPtr& p, AttemptResult result) {
   if (!current(p)) return;  // the partition was revoked meanwhile; the new owner redelivers
   --inFlight_;
-  metrics_.deliveryDuration.Add({{"subscription", config_.name}}, prometheus::Histogram::BucketBoundaries{
-                                    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30})
-      .Observe(result.took.count());
-  if (result.outcome == AttemptOutcome::Delivered) return settle(p, "success");
+  attemptDuration_.Observe(result.took.count());
+  if (result.outcome == AttemptOutcome::Delivered) return settle(p, Settled::Success);
   p->lastError = result.error;
   if (result.outcome == AttemptOutcome::Retryable && !retry_.exhausted(p->attempts)) {
-    metrics_.deliveries.Add({{"subscription", config_.name}, {"topic", p->record->tp.topic}, {"outcome", "retry"}})
-        .Increment();
+    logRetry(*p);
+    topicMetrics(p->record->tp.topic).retry->Increment();
     std::uniform_real_distribution<double> draw(0.0, 1.0);
     auto delay = retry_.backoff(p->attempts, draw(random_));
     if (result.retryAfter) delay = std::max(delay, *result.retryAfter);
     return retryLater(p, delay);
   }
   exhausted(p);
+}
+
+void SubscriptionRunner::logRetry(const Pending& p) {
+  // At most one line a second: a failing app would otherwise log every attempt
+  // of every record. The counter says how many retries the line stands for.
+  ++retriesSinceLog_;
+  const auto now = Clock::now();
+  if (now - lastRetryLog_ < std::chrono::seconds(1)) return;
+  log::warn("delivery failed; will retry",
+            {{"subscription", config_.name}, {"topic", p.record->tp.topic},
+             {"partition", std::to_string(p.record->tp.partition)}, {"offset", std::to_string(p.record->offset)},
+             {"attempt", std::to_string(p.attempts)}, {"error", p.lastError},
+             {"retriesSinceLastLine", std::to_string(retriesSinceLog_)}});
+  lastRetryLog_ = now;
+  retriesSinceLog_ = 0;
 }
 
 void SubscriptionRunner::exhausted(const PendingPtr& p) {
@@ -349,11 +381,10 @@ void SubscriptionRunner::exhausted(const PendingPtr& p) {
                 {{"subscription", config_.name}, {"topic", p->record->tp.topic},
                  {"partition", std::to_string(p->record->tp.partition)}, {"offset", std::to_string(p->record->offset)},
                  {"error", p->lastError}});
-      return settle(p, "dropped");
+      return settle(p, Settled::Dropped);
     case OnExhausted::Block: {
       // Never lose a record: keep trying at the longest backoff.
-      metrics_.deliveries.Add({{"subscription", config_.name}, {"topic", p->record->tp.topic}, {"outcome", "retry"}})
-          .Increment();
+      topicMetrics(p->record->tp.topic).retry->Increment();
       std::uniform_real_distribution<double> draw(0.0, 1.0);
       return retryLater(p, retry_.backoff(retry_.config().maxAttempts + 64, draw(random_)));
     }
@@ -397,8 +428,8 @@ void SubscriptionRunner::writeDeadLetter(const PendingPtr& p) {
       if (!current(p)) return;
       --inFlight_;
       if (report.error == ProduceError::None) {
-        metrics_.deadLetters.Add({{"subscription", config_.name}, {"topic", p->record->tp.topic}}).Increment();
-        return settle(p, "dead_letter");
+        topicMetrics(p->record->tp.topic).deadLetters->Increment();
+        return settle(p, Settled::DeadLetter);
       }
       // Not written: the record stays unsettled and the write is tried again.
       log::warn("dead-letter write failed; will retry",
@@ -442,7 +473,7 @@ void SubscriptionRunner::fireTimers() {
   }
 }
 
-void SubscriptionRunner::settle(const PendingPtr& p, const char* outcome) {
+void SubscriptionRunner::settle(const PendingPtr& p, Settled outcome) {
   const auto& tp = p->record->tp;
   tracker_.settled(tp, p->record->offset);
   // Records settle roughly in fetch order, so the one settling is near the
@@ -460,11 +491,10 @@ void SubscriptionRunner::settle(const PendingPtr& p, const char* outcome) {
       bufferedTotal_.bytes -= bytes;
     }
   }
-  metrics_.deliveries.Add({{"subscription", config_.name}, {"topic", tp.topic}, {"outcome", outcome}}).Increment();
-  metrics_.deliveryAttempts.Add({{"subscription", config_.name}},
-                                prometheus::Histogram::BucketBoundaries{1, 2, 3, 5, 10, 20, 50})
-      .Observe(p->attempts);
-  metrics_.inflight.Add({{"subscription", config_.name}}).Set(static_cast<double>(tracker_.unsettledTotal()));
+  TopicMetrics& m = topicMetrics(tp.topic);
+  (outcome == Settled::Success ? m.success : outcome == Settled::DeadLetter ? m.deadLetter : m.dropped)->Increment();
+  settledAttempts_.Observe(p->attempts);
+  publishInflight();
 }
 
 void SubscriptionRunner::commit() {
@@ -525,7 +555,7 @@ void SubscriptionRunner::applyBackpressure() {
     for (const auto& tp : resume) paused_.erase(tp);
   }
   if (!pause.empty() || !resume.empty())
-    metrics_.pausedPartitions.Add({{"subscription", config_.name}}).Set(static_cast<double>(paused_.size()));
+    pausedGauge_.Set(static_cast<double>(paused_.size()));
 }
 
 }  // namespace tributary::sidecar

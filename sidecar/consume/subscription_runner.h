@@ -79,10 +79,12 @@ class SubscriptionRunner final : public RebalanceListener {
   void onAttempt(const PendingPtr& p, AttemptResult result);
   void reclaim(const std::vector<std::shared_ptr<const ConsumedRecord>>& records);
   void exhausted(const PendingPtr& p);
+  void logRetry(const Pending& p);
   void writeDeadLetter(const PendingPtr& p);
   void retryLater(const PendingPtr& p, std::chrono::milliseconds delay);
   void fireTimers();
-  void settle(const PendingPtr& p, const char* outcome);
+  enum class Settled { Success, DeadLetter, Dropped };
+  void settle(const PendingPtr& p, Settled outcome);
   void commit();
   // Pauses partitions whose buffer (or the subscription's) reached its high
   // mark and resumes those below the low marks; see BufferMarks.
@@ -113,6 +115,16 @@ class SubscriptionRunner final : public RebalanceListener {
   bool aboveHigh(const Buffered& partition) const;
   bool atOrBelowLow(const Buffered& partition) const;
 
+  // The runner's metric children, looked up once: Family::Add() builds and
+  // hashes a label map on every call, which showed per record. Per
+  // subscription at construction; per topic on first use (runner thread).
+  struct TopicMetrics {
+    prometheus::Counter *success, *retry, *deadLetter, *dropped;  // tributary_deliveries_total{outcome}
+    prometheus::Counter* deadLetters;                               // tributary_dead_letters_total
+  };
+  TopicMetrics& topicMetrics(const std::string& topic);
+  void publishInflight();
+
   const SubscriptionConfig config_;
   const BufferMarks marks_;
   ConsumerFactory consumerFactory_;
@@ -120,6 +132,11 @@ class SubscriptionRunner final : public RebalanceListener {
   Producer& dlq_;
   SidecarMetrics& metrics_;
   RetryPolicy retry_;
+  prometheus::Gauge& inflightGauge_;
+  prometheus::Gauge& pausedGauge_;
+  prometheus::Histogram& attemptDuration_;
+  prometheus::Histogram& settledAttempts_;
+  std::map<std::string, TopicMetrics, std::less<>> topicMetrics_;  // runner thread
 
   // Owned by the runner thread.
   std::unique_ptr<Consumer> consumer_;
@@ -133,6 +150,8 @@ class SubscriptionRunner final : public RebalanceListener {
   int inFlight_ = 0;  // attempts and dead-letter writes outstanding
   uint64_t nextEpoch_ = 1;
   Clock::time_point lastCommit_ = Clock::now();
+  Clock::time_point lastRetryLog_{};
+  uint64_t retriesSinceLog_ = 0;
   std::mt19937_64 random_{std::random_device{}()};
 
   mutable std::mutex statusMutex_;

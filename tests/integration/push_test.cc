@@ -11,6 +11,7 @@
 #include "tests/support/fake_app.h"
 #include "tests/support/record_reader.h"
 #include "tests/support/sidecar_fixture.h"
+#include "tests/support/loopback_server.h"
 
 using Json = nlohmann::json;
 using tributary::test::FakeApp;
@@ -197,7 +198,7 @@ TEST_F(PushBlocking, WithoutADeadLetterTopicARecordIsRetriedForeverAndBlocksItsP
   app->setBehaviour([](const Received& r, int) { return r.body == R"("poison")" ? 400 : 200; });
   ASSERT_TRUE(app->waitFor([](auto& rs) { return rs.size() >= 6; }, 60s)) << "kept retrying past maxAttempts";
   for (const auto& r : app->requests()) EXPECT_EQ(r.body, R"("poison")") << "the partition is blocked";
-  EXPECT_EQ(deliveries("dropped"), -1);
+  EXPECT_LE(deliveries("dropped"), 0) << "nothing is dropped (the counter is absent or 0)";
 }
 
 TEST_F(Push, CommittedOffsetsAreNotRedeliveredAfterARestart) {
@@ -338,7 +339,7 @@ TEST_F(Push, ARetryAfterAnswerIsHonouredBeforeTheNextAttempt) {
       res.status = 200;
     }
   });
-  const int port = slowdown.bind_to_any_port("127.0.0.1");
+  const int port = tributary::test::bindLoopback(slowdown);
   std::thread serving([&] { slowdown.listen_after_bind(); });
   ASSERT_NO_FATAL_FAILURE(restartWithEndpoint(port));
   produce(1);
@@ -364,7 +365,7 @@ TEST_F(PushShortTimeout, AnAppSlowerThanTheTimeoutIsRetried) {
     if (calls++ == 0) std::this_thread::sleep_for(1s);  // the app being slow, not test synchronisation
     res.status = 200;
   });
-  const int port = slow.bind_to_any_port("127.0.0.1");
+  const int port = tributary::test::bindLoopback(slow);
   std::thread serving([&] { slow.listen_after_bind(); });
   ASSERT_NO_FATAL_FAILURE(restartWithEndpoint(port));
   produce(1);
