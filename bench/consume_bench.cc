@@ -37,6 +37,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -79,6 +80,8 @@ struct Options {
   size_t payload = 100;
   std::string sidecarPath;  // empty: tributary-sidecar next to this binary
   std::vector<std::pair<std::string, std::string>> kafkaProperties;  // the sidecar's kafka.properties (an experiment)
+  std::set<std::string> only;  // scenarios to run besides raw (empty: all); for profiling one of them
+  bool runs(const std::string& scenario) const { return only.empty() || only.count(scenario) > 0; }
 };
 
 double secondsOf(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -289,8 +292,9 @@ Result runPull(const std::string& bootstrap, const Options& o, const fs::path& d
   const pid_t pid = spawnSidecar(o, config, log);
   Result r{"sidecar pull, batches of 100 (2 pollers)"};
   std::mutex mutex;
-  long count = 0;
+  long count = 0, batches = 0;  // records polled, non-empty polls
   Clock::time_point first, last;
+  Clock::duration longestGap{};  // between two non-empty polls
   std::atomic<bool> done{false};
   const auto startBound = Clock::now() + std::chrono::seconds(60);
   auto poller = [&] {
@@ -312,8 +316,10 @@ Result runPull(const std::string& bootstrap, const Options& o, const fs::path& d
       {
         std::lock_guard lock(mutex);
         if (count == 0) first = now;
+        if (count > 0) longestGap = std::max(longestGap, now - last);
         last = now;
         count += static_cast<long>(ids.size());
+        ++batches;
       }
       c.Post("/v1/subscriptions/bench-pull/ack", nlohmann::json{{"ids", ids}}.dump(), "application/json");
     }
@@ -350,6 +356,10 @@ Result runPull(const std::string& bootstrap, const Options& o, const fs::path& d
     std::lock_guard lock(mutex);
     r.records = count;
     r.seconds = count > 0 ? secondsOf(last - first) : 0;
+    if (batches > 0)
+      r.note += (r.note.empty() ? "" : "; ") + std::string("mean batch ") +
+                std::to_string(count / batches) + " records (" + std::to_string(batches) + " polls), longest gap " +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(longestGap).count()) + " ms";
   }
   if (r.note.find("exited early") == std::string::npos) stopSidecar(pid, r);
   return r;
@@ -560,6 +570,11 @@ bool parseArgs(int argc, char** argv, Options& o) {
     else if (a == "--records") o.records = std::stoi(next());
     else if (a == "--payload") o.payload = static_cast<size_t>(std::stoul(next()));
     else if (a == "--sidecar") o.sidecarPath = next();
+    else if (a == "--only") {
+      std::string list = next() + ",";
+      for (size_t at = 0, comma; (comma = list.find(',', at)) != std::string::npos; at = comma + 1)
+        if (comma > at) o.only.insert(list.substr(at, comma - at));
+    }
     else if (a == "--kafka-property") {
       const std::string kv = next();
       const auto eq = kv.find('=');
@@ -570,6 +585,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
       std::cout << "usage: tributary-consume-bench [--records N (100000)] [--payload BYTES (100)]\n"
                    "                              [--seconds S (30): the most one scenario may take]\n"
                    "                              [--sidecar PATH (tributary-sidecar next to this binary)]\n"
+                   "                              [--only LIST: some of push-none,push-partition,pull,latency\n"
+                   "                               (raw always runs; targets of skipped scenarios read MISS)]\n"
                    "                              [--kafka-property NAME=VALUE ...: the sidecar's kafka.properties,\n"
                    "                               which its consumers get too; for experiments]\n";
       return false;
@@ -613,9 +630,16 @@ int run(const Options& o) {
 
   std::vector<Result> results;
   results.push_back(runRaw(kafka.bootstrapServers(), o));
-  results.push_back(runPush(kafka.bootstrapServers(), o, "none", 64, dir));
-  results.push_back(runPush(kafka.bootstrapServers(), o, "partition", 64, dir));
-  results.push_back(runPull(kafka.bootstrapServers(), o, dir));
+  auto skipped = [](const char* name) {
+    Result r{name};
+    r.note = "skipped (--only)";
+    return r;
+  };
+  results.push_back(o.runs("push-none") ? runPush(kafka.bootstrapServers(), o, "none", 64, dir)
+                                        : skipped("sidecar push, ordering none"));
+  results.push_back(o.runs("push-partition") ? runPush(kafka.bootstrapServers(), o, "partition", 64, dir)
+                                             : skipped("sidecar push, ordering partition"));
+  results.push_back(o.runs("pull") ? runPull(kafka.bootstrapServers(), o, dir) : skipped("sidecar pull"));
 
   const double raw = results[0].rate();
   std::printf("%-44s %9s %9s %11s %9s\n", "scenario", "records", "seconds", "records/s", "% of raw");
@@ -631,8 +655,10 @@ int run(const Options& o) {
   kafka.createTopic(latencyTopic(false), 4, 3);
   kafka.createTopic(latencyTopic(true), 4, 3);
   std::vector<Latency> latencies;
-  latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, false, 1000, 200));
-  latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, true, 1000, 200));
+  if (o.runs("latency")) {
+    latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, false, 1000, 200));
+    latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, true, 1000, 200));
+  }
   std::printf("\nadded latency (produce() called -> the app has the record), 1000 records at 200/s:\n");
   std::printf("%-44s %9s %9s %9s\n", "scenario", "p50 ms", "p99 ms", "records");
   for (const auto& l : latencies) {
@@ -646,7 +672,7 @@ int run(const Options& o) {
               pullPct >= 50 ? "PASS" : "MISS", pullPct);
   std::printf("sidecar logs: %s\n", dir.c_str());
   for (const auto& r : results)
-    if (r.records == 0) return 1;  // a measurement could not run
+    if (r.records == 0 && r.note != "skipped (--only)") return 1;  // a measurement could not run
   return 0;
 }
 

@@ -2,7 +2,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
+#include <set>
 
 #include "common/log/log.h"
 
@@ -79,6 +82,13 @@ class KafkaConsumer final : public Consumer {
     }
     rd_kafka_poll_set_consumer(rk_);
     queue_ = rd_kafka_queue_get_consumer(rk_);
+    {
+      // How long a partition may go without records, with records to fetch
+      // and nothing queued, before poll() nudges its fetcher (see nudgeStalled).
+      const auto it = kafka.properties.find("fetch.wait.max.ms");
+      const long wait = std::strtol(it != kafka.properties.end() ? it->second.c_str() : kFetchWaitMaxMs, nullptr, 10);
+      stallAfter_ = std::max(std::chrono::milliseconds(200), std::chrono::milliseconds(2 * wait));
+    }
     auto* topics = rd_kafka_topic_partition_list_new(static_cast<int>(sub.topics.size()));
     for (const auto& t : sub.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics);
@@ -99,7 +109,10 @@ class KafkaConsumer final : public Consumer {
 
   std::optional<ConsumedRecord> poll(std::chrono::milliseconds timeout) override {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count()));
-    if (!m) return std::nullopt;
+    if (!m) {
+      nudgeStalled();
+      return std::nullopt;
+    }
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> guard(m, rd_kafka_message_destroy);
     if (m->err) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -109,7 +122,9 @@ class KafkaConsumer final : public Consumer {
     ConsumedRecord r;
     r.tp = {rd_kafka_topic_name(m->rkt), m->partition};
     r.offset = m->offset;
-    next_[r.tp] = m->offset + 1;
+    auto& state = partitions_[r.tp];
+    state.next = m->offset + 1;
+    state.lastRecord = Clock::now();
     r.timestampMs = rd_kafka_message_timestamp(m, nullptr);
     if (m->key) r.key = std::string(static_cast<const char*>(m->key), m->key_len);
     if (m->payload) r.value = std::string(static_cast<const char*>(m->payload), m->len);
@@ -125,12 +140,14 @@ class KafkaConsumer final : public Consumer {
   }
 
   void pause(const std::vector<TopicPartition>& tps) override {
+    for (const auto& tp : tps) paused_.insert(tp);
     auto* list = toList(tps);
     rd_kafka_pause_partitions(rk_, list);
     rd_kafka_topic_partition_list_destroy(list);
   }
 
   void resume(const std::vector<TopicPartition>& tps) override {
+    for (const auto& tp : tps) paused_.erase(tp);
     auto* list = toList(tps);
     rd_kafka_resume_partitions(rk_, list);
     rd_kafka_topic_partition_list_destroy(list);
@@ -146,17 +163,7 @@ class KafkaConsumer final : public Consumer {
     // the last one poll() returned (pausing purged everything fetched beyond).
     // No seek for a partition nothing was polled from yet: librdkafka resolves
     // its logical start offset itself.
-    std::vector<std::pair<TopicPartition, int64_t>> seeks;
-    for (const auto& tp : tps)
-      if (auto n = next_.find(tp); n != next_.end()) seeks.emplace_back(tp, n->second);
-    if (seeks.empty()) return;
-    auto* positions = rd_kafka_topic_partition_list_new(static_cast<int>(seeks.size()));
-    for (const auto& [tp, offset] : seeks)
-      rd_kafka_topic_partition_list_add(positions, tp.topic.c_str(), tp.partition)->offset = offset;
-    // timeout 0: asynchronous, errors are not reported (a partition revoked
-    // meanwhile simply is not fetched).
-    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, positions, 0)) rd_kafka_error_destroy(e);
-    rd_kafka_topic_partition_list_destroy(positions);
+    seekToNext(tps);
   }
 
   bool commit(const std::map<TopicPartition, int64_t>& offsets, std::string& error) override {
@@ -195,6 +202,52 @@ class KafkaConsumer final : public Consumer {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  // Seeks each partition to the record after the last one poll() returned
+  // (partitions nothing was polled from yet are left alone: librdkafka
+  // resolves their logical start offset itself). Asynchronous (timeout 0):
+  // errors are not reported; a partition revoked meanwhile is not fetched.
+  void seekToNext(const std::vector<TopicPartition>& tps) {
+    auto* positions = rd_kafka_topic_partition_list_new(static_cast<int>(tps.size()));
+    for (const auto& tp : tps)
+      if (auto it = partitions_.find(tp); it != partitions_.end())
+        rd_kafka_topic_partition_list_add(positions, tp.topic.c_str(), tp.partition)->offset = it->second.next;
+    if (positions->cnt > 0)
+      if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_, positions, 0)) rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(positions);
+  }
+
+  // librdkafka 2.0.2 stops fetching every partition of the consumer once its
+  // queue holds queued.min.messages records or queued.max.messages.kbytes
+  // (the check counts the shared consumer queue), and re-decides only when the
+  // broker thread next wakes up — up to 1 s later (librdkafka#2879; 2.1's
+  // fetch.queue.backoff.ms fixes it upstream). Draining the queue does not wake
+  // it. So a subscription draining a backlog faster than it could be fetched
+  // stalled for 0.5–0.8 s every few tens of thousands of records (the consume
+  // bench's pull scenario, bench/RESULTS.md). When nothing is queued, a
+  // partition that is not paused, has records to fetch (high watermark beyond
+  // the next offset) and has returned none for stallAfter_ is sought to its
+  // next offset: the seek wakes the broker thread, and with nothing queued
+  // it throws nothing away.
+  void nudgeStalled() {
+    const auto now = Clock::now();
+    if (now - lastNudgeCheck_ < std::chrono::milliseconds(50)) return;
+    lastNudgeCheck_ = now;
+    if (rd_kafka_queue_length(queue_) > 0) return;
+    std::vector<TopicPartition> stalled;
+    for (auto& [tp, state] : partitions_) {
+      if (paused_.count(tp) || now - state.lastRecord < stallAfter_ || now - state.lastNudge < stallAfter_) continue;
+      auto high = highWatermark(tp);
+      if (!high || *high <= state.next) continue;
+      state.lastNudge = now;
+      stalled.push_back(tp);
+    }
+    if (stalled.empty()) return;
+    seekToNext(stalled);
+    log::debug("fetch nudged: partitions with records to fetch returned none", {{"partitions", std::to_string(stalled.size())}});
+  }
+
   static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque) {
     auto* self = static_cast<KafkaConsumer*>(opaque);
@@ -208,7 +261,10 @@ class KafkaConsumer final : public Consumer {
       // or a partition paused when it was revoked would stay paused if the
       // group gives it back to this member.
       rd_kafka_resume_partitions(rk, parts);
-      for (const auto& tp : revoked) self->next_.erase(tp);
+      for (const auto& tp : revoked) {
+        self->partitions_.erase(tp);
+        self->paused_.erase(tp);
+      }
       rd_kafka_assign(rk, nullptr);
     }
   }
@@ -217,9 +273,15 @@ class KafkaConsumer final : public Consumer {
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;
-  // Per partition, the offset after the last record poll() returned: where a
-  // resumed partition continues.
-  std::map<TopicPartition, int64_t> next_;
+  struct PartitionState {
+    int64_t next = 0;  // the offset after the last record poll() returned: where a resumed partition continues
+    Clock::time_point lastRecord{};
+    Clock::time_point lastNudge{};
+  };
+  std::map<TopicPartition, PartitionState> partitions_;  // partitions poll() returned a record of
+  std::set<TopicPartition> paused_;
+  std::chrono::milliseconds stallAfter_{200};
+  Clock::time_point lastNudgeCheck_{};
 };
 
 }  // namespace

@@ -124,13 +124,14 @@ void SubscriptionRunner::stop(std::chrono::milliseconds grace) {
   if (thread_.joinable()) thread_.join();
 }
 
-void SubscriptionRunner::post(std::function<void()> task) {
-  {
-    std::lock_guard lock(mailbox_->mutex);
-    if (mailbox_->closed) return;
-    mailbox_->tasks.push_back(std::move(task));
-  }
-  mailbox_->posted.notify_all();
+void SubscriptionRunner::Mailbox::push(std::function<void()> task) {
+  std::lock_guard lock(mutex);
+  if (closed) return;
+  const bool wasEmpty = tasks.empty();
+  tasks.push_back(std::move(task));
+  if (!wasEmpty) return;
+  posted.notify_all();
+  if (wake) wake->wakeup();
 }
 
 void SubscriptionRunner::runPosted(std::chrono::milliseconds wait) {
@@ -316,11 +317,7 @@ void SubscriptionRunner::startAttempt(const PendingPtr& p) {
   p->state = Pending::State::InFlight;
   deliverer_.deliver(p->record, p->attempts, [this, p, mailbox = mailbox_](AttemptResult result) {
     // Runs on a deliverer thread: hand the result to the runner thread.
-    std::lock_guard lock(mailbox->mutex);
-    if (mailbox->closed) return;
-    mailbox->tasks.push_back([this, p, result = std::move(result)]() mutable { onAttempt(p, std::move(result)); });
-    mailbox->posted.notify_all();
-    if (mailbox->wake) mailbox->wake->wakeup();
+    mailbox->push([this, p, result = std::move(result)]() mutable { onAttempt(p, std::move(result)); });
   });
 }
 
@@ -422,9 +419,7 @@ void SubscriptionRunner::writeDeadLetter(const PendingPtr& p) {
   p->state = Pending::State::DeadLettering;
   auto mailbox = mailbox_;
   auto listener = std::make_shared<DeadLetterListener>([this, p, mailbox](DeliveryReport report) {
-    std::lock_guard lock(mailbox->mutex);
-    if (mailbox->closed) return;
-    mailbox->tasks.push_back([this, p, report = std::move(report)] {
+    mailbox->push([this, p, report = std::move(report)] {
       if (!current(p)) return;
       --inFlight_;
       if (report.error == ProduceError::None) {
@@ -439,8 +434,6 @@ void SubscriptionRunner::writeDeadLetter(const PendingPtr& p) {
       std::uniform_real_distribution<double> draw(0.0, 1.0);
       retryLater(p, retry_.backoff(++p->deadLetterFailures, draw(random_)));
     });
-    mailbox->posted.notify_all();
-    if (mailbox->wake) mailbox->wake->wakeup();
   });
   std::string why;
   if (ProduceError e = dlq_.enqueue(out, listener, 0, why); e != ProduceError::None) {

@@ -30,7 +30,7 @@ namespace tributary::sidecar {
 //
 // Threads: one thread of its own owns every piece of state below (the consumer,
 // the tracker, the partition queues); deliverer threads and the producer's poll
-// thread hand results back through `post()`. start()/stop() are called from the
+// thread hand results back through the mailbox (`Mailbox::push`). start()/stop() are called from the
 // controlling thread; joined() from any thread.
 class SubscriptionRunner final : public RebalanceListener {
  public:
@@ -71,7 +71,6 @@ class SubscriptionRunner final : public RebalanceListener {
   using PendingPtr = std::shared_ptr<Pending>;
 
   void run();
-  void post(std::function<void()> task);  // any thread
   void runPosted(std::chrono::milliseconds wait);
   void take(ConsumedRecord record);
   void dispatch();
@@ -170,6 +169,10 @@ class SubscriptionRunner final : public RebalanceListener {
     std::deque<std::function<void()>> tasks;  // guarded by mutex
     bool closed = false;                      // guarded by mutex
     Consumer* wake = nullptr;                 // guarded by mutex: woken when a task arrives
+    // Any thread. Wakes the runner only when the mailbox was empty: a task
+    // behind others is taken with them (one wake-up per drain, not per record —
+    // an ack of 100 leases used to wake the runner 100 times).
+    void push(std::function<void()> task);
   };
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
 };
