@@ -4,16 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/codec/base64.h"
+#include "common/codec/json_text.h"
 #include "common/codec/utf8.h"
 
 namespace tributary::sidecar {
 namespace {
 
 using Json = nlohmann::json;
-
-// Record values are parsed as JSON to be handed over parsed; deeper nesting than
-// this is handed over as base64 so that no value can exhaust a thread's stack.
-constexpr int kMaxValueDepth = 64;
 
 ApiError invalid(const std::string& message) { return {400, "INVALID_REQUEST", message, std::nullopt}; }
 
@@ -22,28 +19,6 @@ std::optional<long long> parseCount(const std::string& s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-struct TooDeep {};
-
-// The value as JSON when it is a JSON text (within the depth limit), else nullopt.
-std::optional<Json> asJson(const std::string& bytes) {
-  if (!isValidUtf8(bytes)) return std::nullopt;
-  // Most values that are not JSON are plain bytes or text: a parse error must
-  // not cost an exception (unwinding showed as a sixth of the pull path's CPU).
-  try {
-    Json doc = Json::parse(
-        bytes,
-        [](int depth, Json::parse_event_t, Json&) {
-          if (depth > kMaxValueDepth) throw TooDeep();
-          return true;
-        },
-        /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return std::nullopt;
-    return doc;
-  } catch (const TooDeep&) {
-    return std::nullopt;
-  }
 }
 
 }  // namespace
@@ -114,7 +89,7 @@ std::string leasesToJson(const std::vector<LeaseBroker::Lease>& leases) {
     else j["keyBase64"] = base64Encode(*r.key);
     if (!r.value) {
       j["value"] = nullptr;
-    } else if (auto parsed = asJson(*r.value)) {
+    } else if (auto parsed = parseJsonText(*r.value)) {
       j["value"] = std::move(*parsed);
     } else {
       j["valueBase64"] = base64Encode(*r.value);

@@ -59,7 +59,7 @@ class SidecarImpl final : public Sidecar {
         parts->deliverer = std::move(broker);
       } else {
         parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, std::min(sub.maxInFlight, 16),
-                                                 "kafka://" + firstBroker);
+                                                 "kafka://" + firstBroker, sub.batchSize);
       }
       const KafkaConfig kafka = config_.kafka;
       const std::string bootstrap = bootstrap_;

@@ -217,8 +217,8 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   std::string at = "subscriptions[" + std::to_string(index) + "]";
   if (n.IsMap() && n["name"] && n["name"].IsScalar() && validSubscriptionName(n["name"].Scalar()))
     at = "subscriptions[" + n["name"].Scalar() + "]";
-  if (!r.mapping(n, at, {"name", "mode", "topics", "group", "endpoint", "ordering", "maxInFlight", "timeout",
-                         "ackTimeout", "startFrom", "retry", "deadLetterTopic", "onExhausted"})) {
+  if (!r.mapping(n, at, {"name", "mode", "topics", "group", "endpoint", "ordering", "maxInFlight", "batchSize",
+                         "timeout", "ackTimeout", "startFrom", "retry", "deadLetterTopic", "onExhausted"})) {
     if (!n || n.IsNull()) r.fail(at, "must be a mapping");
     return;
   }
@@ -245,6 +245,9 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   if (auto o = r.choice(n["ordering"], at + ".ordering", {"partition", "key", "none"}))
     s.ordering = static_cast<SubscriptionConfig::Ordering>(*o);
   r.integer(n["maxInFlight"], at + ".maxInFlight", s.maxInFlight, 1, 10000);
+  r.integer(n["batchSize"], at + ".batchSize", s.batchSize, 1, 1000);
+  if (n["batchSize"] && s.mode == SubscriptionConfig::Mode::Pull)
+    r.fail(at + ".batchSize", "is for mode push only; a pull subscription sets its batch size per poll (?max=)");
   r.duration(n["timeout"], at + ".timeout", s.timeout, std::chrono::milliseconds(10));
   r.duration(n["ackTimeout"], at + ".ackTimeout", s.ackTimeout, std::chrono::milliseconds(1000));
   if (auto f = r.choice(n["startFrom"], at + ".startFrom", {"earliest", "latest"}))

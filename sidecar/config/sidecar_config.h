@@ -52,6 +52,10 @@ struct SubscriptionConfig {
   std::string endpoint;  // push only: http(s)://host[:port]/path
   Ordering ordering = Ordering::Partition;
   int maxInFlight = 64;
+  // push only: records per request. 1: one binary-mode CloudEvent per request;
+  // more: what is waiting for a free connection, up to this many, as one
+  // application/cloudevents-batch+json array (never waits to fill a batch).
+  int batchSize = 1;
   std::chrono::milliseconds timeout{10'000};     // per push attempt
   std::chrono::milliseconds ackTimeout{30'000};  // pull lease
   StartFrom startFrom = StartFrom::Latest;

@@ -36,10 +36,18 @@ class Deliverer {
   }
 };
 
-// POSTs records to the app's endpoint as binary-mode CloudEvents, from a pool
-// of `workers` threads, each with its own keep-alive connection.
+// POSTs records to the app's endpoint from a pool of `workers` threads, each
+// with its own keep-alive connection. batchSize 1: one binary-mode CloudEvent
+// per request. More: a free worker takes every record waiting, up to
+// batchSize, and sends them as one application/cloudevents-batch+json array
+// of structured CloudEvents; the answer settles the attempt of each of them.
 std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,
-                                                 int workers, const std::string& source);
+                                                 int workers, const std::string& source, int batchSize = 1);
+
+// The request body of a batch (exposed for tests): a JSON array with one
+// structured CloudEvent per record, each with its own attempt number.
+std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, int>>& recordsAndAttempts,
+                            const std::string& source);
 
 // The CloudEvent headers of a record (exposed for tests).
 std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const ConsumedRecord& r, int attempt,

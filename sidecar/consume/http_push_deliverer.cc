@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/codec/base64.h"
+#include "common/codec/json_text.h"
 #include "common/codec/utf8.h"
 #include "sidecar/consume/deliverer.h"
 
@@ -34,8 +35,8 @@ std::string rfc3339(int64_t ms) {
 class HttpPushDeliverer final : public Deliverer {
  public:
   HttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout, int workers,
-                    std::string source)
-      : timeout_(timeout), source_(std::move(source)) {
+                    std::string source, int batchSize)
+      : timeout_(timeout), source_(std::move(source)), batchSize_(static_cast<size_t>(std::max(1, batchSize))) {
     const auto schemeEnd = endpoint.find("://");
     const auto pathStart = endpoint.find('/', schemeEnd == std::string::npos ? 0 : schemeEnd + 3);
     base_ = endpoint.substr(0, pathStart);
@@ -53,11 +54,17 @@ class HttpPushDeliverer final : public Deliverer {
   }
 
   void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) override {
+    bool wake;
     {
       std::lock_guard lock(mutex_);
+      // A worker is woken when records start waiting, and for each further
+      // full batch; records arriving meanwhile join the batch of the worker
+      // already woken (or of the next one to finish), so batches fill under
+      // load without ever waiting for it.
+      wake = jobs_.empty() || jobs_.size() + 1 >= batchSize_;
       jobs_.push_back({std::move(record), attempt, std::move(done)});
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
   }
 
  private:
@@ -76,18 +83,39 @@ class HttpPushDeliverer final : public Deliverer {
     client.set_connection_timeout(secs, usecs);
     client.set_read_timeout(secs, usecs);
     client.set_write_timeout(secs, usecs);
+    std::vector<Job> batch;
     while (true) {
-      Job job;
+      batch.clear();
       {
         std::unique_lock lock(mutex_);
         cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
         // Jobs left at shutdown are still answered, so every record is accounted for.
         if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
+        // Whatever is waiting, up to batchSize: a batch never waits to fill.
+        while (!jobs_.empty() && batch.size() < batchSize_) {
+          batch.push_back(std::move(jobs_.front()));
+          jobs_.pop_front();
+        }
+        // More left: another worker may take them now.
+        if (!jobs_.empty()) cv_.notify_one();
       }
-      job.done(attempt(client, *job.record, job.attempt));
+      if (batchSize_ == 1) {
+        batch.front().done(attempt(client, *batch.front().record, batch.front().attempt));
+        continue;
+      }
+      // One answer settles the attempt of every record in the batch.
+      const AttemptResult result = attemptBatch(client, batch);
+      for (auto& job : batch) job.done(result);
     }
+  }
+
+  AttemptResult attemptBatch(httplib::Client& client, const std::vector<Job>& batch) {
+    std::vector<std::pair<const ConsumedRecord*, int>> records;
+    records.reserve(batch.size());
+    for (const auto& job : batch) records.emplace_back(job.record.get(), job.attempt);
+    const auto start = std::chrono::steady_clock::now();
+    auto res = client.Post(path_.c_str(), cloudEventBatch(records, source_), "application/cloudevents-batch+json");
+    return classify(res, start);
   }
 
   AttemptResult attempt(httplib::Client& client, const ConsumedRecord& r, int attempt) {
@@ -99,6 +127,10 @@ class HttpPushDeliverer final : public Deliverer {
     }
     const auto start = std::chrono::steady_clock::now();
     auto res = client.Post(path_.c_str(), headers, r.value.value_or(""), contentType.c_str());
+    return classify(res, start);
+  }
+
+  AttemptResult classify(const httplib::Result& res, std::chrono::steady_clock::time_point start) {
     AttemptResult out;
     out.took = std::chrono::steady_clock::now() - start;
     if (!res) {
@@ -118,6 +150,7 @@ class HttpPushDeliverer final : public Deliverer {
 
   const std::chrono::milliseconds timeout_;
   const std::string source_;
+  const size_t batchSize_;
   std::string base_;
   std::string path_;
   std::mutex mutex_;
@@ -161,9 +194,43 @@ std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const Consume
   return h;
 }
 
+std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, int>>& recordsAndAttempts,
+                            const std::string& source) {
+  // Structured-mode CloudEvents with the attributes of binary mode (extension
+  // attributes are strings, as they are in headers). Record headers have no
+  // CloudEvents attribute of their own: they travel in "tributaryheaders" as
+  // [{"name", "value" | "valueBase64"}], in order, duplicates kept.
+  nlohmann::json batch = nlohmann::json::array();
+  for (const auto& [r, attempt] : recordsAndAttempts) {
+    nlohmann::json e = nlohmann::json::object();
+    std::string contentType;
+    for (auto& [k, v] : cloudEventHeaders(*r, attempt, source)) {
+      if (k == "Content-Type") contentType = v;
+      else if (k == "Tributary-Attempt") e["tributaryattempt"] = v;
+      else if (k.rfind("ce-", 0) == 0) e[k.substr(3)] = v;  // key and keyencoding included
+    }
+    nlohmann::json headers = nlohmann::json::array();
+    for (const auto& [name, value] : r->headers) {
+      nlohmann::json h{{"name", name}};
+      if (isValidUtf8(value)) h["value"] = value;
+      else h["valueBase64"] = base64Encode(value);
+      headers.push_back(std::move(h));
+    }
+    if (!headers.empty()) e["tributaryheaders"] = std::move(headers);
+    e["datacontenttype"] = contentType;
+    if (r->value) {
+      if (auto doc = parseJsonText(*r->value)) e["data"] = std::move(*doc);
+      else e["data_base64"] = base64Encode(*r->value);
+    }
+    batch.push_back(std::move(e));
+  }
+  // Header names are not checked for UTF-8 by Kafka; replace rather than fail.
+  return batch.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,
-                                                 int workers, const std::string& source) {
-  return std::make_unique<HttpPushDeliverer>(endpoint, timeout, workers, source);
+                                                 int workers, const std::string& source, int batchSize) {
+  return std::make_unique<HttpPushDeliverer>(endpoint, timeout, workers, source, batchSize);
 }
 
 }  // namespace tributary::sidecar

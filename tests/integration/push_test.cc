@@ -436,4 +436,114 @@ TEST_F(Push, SubscriptionsAreListedWithTheirAssignmentAndLag) {
   EXPECT_EQ(Json::parse(ready->body)["checks"]["subscription:orders"], "ok");
 }
 
+
+// batchSize > 1: records travel as application/cloudevents-batch+json arrays of
+// structured CloudEvents; one answer settles the attempt of every record in it.
+class PushBatch : public Push {
+ protected:
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.ordering = tributary::sidecar::SubscriptionConfig::Ordering::None;
+    s.maxInFlight = 256;
+    s.batchSize = 100;
+    s.deadLetterTopic = "orders.dlq";
+    s.onExhausted = tributary::sidecar::SubscriptionConfig::OnExhausted::DeadLetter;
+  }
+  // Every event of every request, with the status its request got.
+  struct Event {
+    Json event;
+    int answered;
+  };
+  static std::vector<Event> events(const std::vector<Received>& rs) {
+    std::vector<Event> out;
+    for (const auto& r : rs)
+      for (const auto& e : Json::parse(r.body)) out.push_back({e, r.answered});
+    return out;
+  }
+  static std::set<std::string> deliveredIds(const std::vector<Received>& rs) {
+    std::set<std::string> ids;
+    for (const auto& e : events(rs))
+      if (e.answered == 200) ids.insert(e.event["id"].get<std::string>());
+    return ids;
+  }
+};
+
+TEST_F(PushBatch, RecordsArriveAsCloudEventBatchesWithEveryAttribute) {
+  produce(200);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return deliveredIds(rs).size() == 200; }, 60s));
+  const auto requests = app->requests();
+  // Batches formed (200 records were waiting at once), none above batchSize.
+  EXPECT_LT(requests.size(), 200u);
+  std::set<int> values;
+  for (const auto& r : requests) {
+    EXPECT_EQ(r.header("content-type"), "application/cloudevents-batch+json");
+    const Json batch = Json::parse(r.body);
+    ASSERT_TRUE(batch.is_array());
+    EXPECT_GE(batch.size(), 1u);
+    EXPECT_LE(batch.size(), 100u);
+    for (const auto& e : batch) {
+      EXPECT_EQ(e["specversion"], "1.0");
+      EXPECT_EQ(e["type"], "dev.tributary.kafka.record");
+      EXPECT_EQ(e["source"].get<std::string>().rfind("kafka://127.0.0.1:", 0), 0u) << e.dump();
+      EXPECT_EQ(e["id"], "orders-" + e["partition"].get<std::string>() + "-" + e["offset"].get<std::string>());
+      EXPECT_FALSE(e["time"].get<std::string>().empty());
+      EXPECT_EQ(e["tributaryattempt"], "1");
+      EXPECT_EQ(e["datacontenttype"], "application/json");
+      // The value is JSON: it arrives parsed in "data", with its key and headers.
+      const int n = e["data"]["n"].get<int>();
+      values.insert(n);
+      EXPECT_EQ(e["key"], "k" + std::to_string(n % 4));
+      EXPECT_EQ(e["tributaryheaders"], Json::parse(R"([{"name":"trace","value":"t)" + std::to_string(n) + R"("}])"));
+      EXPECT_FALSE(e.contains("data_base64"));
+    }
+  }
+  EXPECT_EQ(values.size(), 200u);
+  awaitDeliveries("success", 200);
+  EXPECT_EQ(deliveries("success"), 200);
+}
+
+TEST_F(PushBatch, AFailedBatchIsRetriedAndA400DeadLettersEveryRecordInIt) {
+  // The first request fails with 503: each of its records is retried (in
+  // whatever batch it lands next) with attempt 2. A batch holding record 7 is
+  // refused with 400: every record in it is dead-lettered, the others arrive.
+  std::atomic<int> seen{0};
+  app->setBehaviour([&](const Received& r, int) {
+    if (seen++ == 0) return 503;
+    for (const auto& e : Json::parse(r.body))
+      if (e["data"]["n"] == 7) return 400;
+    return 200;
+  });
+  produce(50);
+  ASSERT_TRUE(app->waitFor(
+      [](const std::vector<Received>& rs) {
+        std::set<std::string> settled = deliveredIds(rs);
+        for (const auto& e : events(rs))
+          if (e.answered == 400) settled.insert(e.event["id"].get<std::string>());
+        return settled.size() == 50;
+      },
+      60s));
+  const auto requests = app->requests();
+  ASSERT_EQ(requests.front().answered, 503);
+  std::set<std::string> firstBatch, refused;
+  for (const auto& e : Json::parse(requests.front().body)) firstBatch.insert(e["id"].get<std::string>());
+  for (const auto& e : events(requests)) {
+    const std::string id = e.event["id"];
+    if (e.answered == 400) refused.insert(id);
+    if (e.answered != 503 && firstBatch.count(id)) {
+      EXPECT_EQ(e.event["tributaryattempt"], "2") << id;
+    }
+  }
+  ASSERT_FALSE(refused.empty());
+  awaitDeliveries("dead_letter", static_cast<double>(refused.size()));
+  awaitDeliveries("success", static_cast<double>(50 - refused.size()));
+  EXPECT_EQ(deliveries("dead_letter"), static_cast<double>(refused.size()));
+  EXPECT_EQ(deliveries("success"), static_cast<double>(50 - refused.size()));
+  const auto dead = tributary::test::readAll(sidecar->bootstrapServers(), "orders.dlq");
+  ASSERT_EQ(dead.size(), refused.size());
+  for (const auto& d : dead) {
+    std::map<std::string, std::string> h(d.headers.begin(), d.headers.end());
+    EXPECT_TRUE(refused.count("orders-" + h["tributary.dlq.partition"] + "-" + h["tributary.dlq.offset"]));
+    EXPECT_EQ(h["tributary.dlq.error"].rfind("HTTP 400: ", 0), 0u) << h["tributary.dlq.error"];
+  }
+}
+
 }  // namespace

@@ -637,6 +637,11 @@ TEST(SubscriptionConfig, EveryProblemNamesTheSubscriptionAndKey) {
        {"subscriptions[a].ordering: must be one of partition, key, none, got \"random\""}},
       {"  - {name: a, topics: [t], group: g, endpoint: 'http://x/', maxInFlight: 0}\n",
        {"subscriptions[a].maxInFlight: must be between 1 and 10000, got 0"}},
+      {"  - {name: a, topics: [t], group: g, endpoint: 'http://x/', batchSize: 1001}\n",
+       {"subscriptions[a].batchSize: must be between 1 and 1000, got 1001"}},
+      {"  - {name: a, topics: [t], group: g, mode: pull, batchSize: 10}\n",
+       {"subscriptions[a].batchSize: is for mode push only; a pull subscription sets its batch size per poll "
+        "(?max=)"}},
       {"  - {name: a, topics: [t], group: g, endpoint: 'http://x/', ackTimeout: 10ms}\n",
        {"subscriptions[a].ackTimeout: must be at least 1s"}},
       {"  - {name: a, topics: [t], group: g, endpoint: 'http://x/', startFrom: middle}\n",
