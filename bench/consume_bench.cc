@@ -694,9 +694,9 @@ int run(const Options& o) {
   results.push_back(o.runs("push-none") ? runHttpCeiling(o) : skipped("HTTP ceiling"));
 
   const double raw = results[0].rate();
-  std::printf("%-44s %9s %9s %11s %9s\n", "scenario", "records", "seconds", "records/s", "% of raw");
+  std::printf("%-56s %9s %9s %11s %9s\n", "scenario", "records", "seconds", "records/s", "% of raw");
   for (const auto& r : results) {
-    std::printf("%-44s %9ld %9.2f %11.0f %8.1f%%\n", r.scenario.c_str(), r.records, r.seconds, r.rate(),
+    std::printf("%-56s %9ld %9.2f %11.0f %8.1f%%\n", r.scenario.c_str(), r.records, r.seconds, r.rate(),
                 raw > 0 ? 100 * r.rate() / raw : 0);
     if (!r.note.empty()) std::printf("    ^ %s\n", r.note.c_str());
   }
@@ -712,9 +712,9 @@ int run(const Options& o) {
     latencies.push_back(runLatency(kafka.bootstrapServers(), o, dir, true, 1000, 200));
   }
   std::printf("\nadded latency (produce() called -> the app has the record), 1000 records at 200/s:\n");
-  std::printf("%-44s %9s %9s %9s\n", "scenario", "p50 ms", "p99 ms", "records");
+  std::printf("%-56s %9s %9s %9s\n", "scenario", "p50 ms", "p99 ms", "records");
   for (const auto& l : latencies) {
-    std::printf("%-44s %9.1f %9.1f %9zu\n", l.scenario.c_str(), l.percentile(0.50), l.percentile(0.99), l.ms.size());
+    std::printf("%-56s %9.1f %9.1f %9zu\n", l.scenario.c_str(), l.percentile(0.50), l.percentile(0.99), l.ms.size());
     if (!l.note.empty()) std::printf("    ^ %s\n", l.note.c_str());
   }
 
