@@ -125,6 +125,7 @@ class KafkaConsumer final : public Consumer {
     auto& state = partitions_[r.tp];
     state.next = m->offset + 1;
     state.lastRecord = Clock::now();
+    state.nudgeAfter = stallAfter_;
     r.timestampMs = rd_kafka_message_timestamp(m, nullptr);
     if (m->key) r.key = std::string(static_cast<const char*>(m->key), m->key_len);
     if (m->payload) r.value = std::string(static_cast<const char*>(m->payload), m->len);
@@ -237,9 +238,16 @@ class KafkaConsumer final : public Consumer {
     if (rd_kafka_queue_length(queue_) > 0) return;
     std::vector<TopicPartition> stalled;
     for (auto& [tp, state] : partitions_) {
-      if (paused_.count(tp) || now - state.lastRecord < stallAfter_ || now - state.lastNudge < stallAfter_) continue;
+      if (paused_.count(tp) || now - state.lastRecord < stallAfter_ || now - state.lastNudge < state.nudgeAfter)
+        continue;
       auto high = highWatermark(tp);
       if (!high || *high <= state.next) continue;
+      // A nudge that brings no record doubles the wait for the next one (up to
+      // 5 s): records below the high watermark that are never returned (a
+      // transaction marker at the end of the log) must not cause a seek every
+      // 200 ms forever.
+      if (state.lastNudge > state.lastRecord)
+        state.nudgeAfter = std::min<std::chrono::milliseconds>(2 * state.nudgeAfter, std::chrono::seconds(5));
       state.lastNudge = now;
       stalled.push_back(tp);
     }
@@ -277,6 +285,7 @@ class KafkaConsumer final : public Consumer {
     int64_t next = 0;  // the offset after the last record poll() returned: where a resumed partition continues
     Clock::time_point lastRecord{};
     Clock::time_point lastNudge{};
+    std::chrono::milliseconds nudgeAfter{200};  // since the last nudge; reset by every record
   };
   std::map<TopicPartition, PartitionState> partitions_;  // partitions poll() returned a record of
   std::set<TopicPartition> paused_;
