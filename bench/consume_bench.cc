@@ -441,6 +441,9 @@ Latency runLatency(const std::string& bootstrap, const Options& o, const fs::pat
   Latency out{pull ? "pull (long poll, waitMs 1000)" : "push, ordering none"};
   std::mutex mutex;
   httplib::Server app;
+  // A thread per sidecar connection (up to 16), as in MinimalApp: httplib's
+  // default pool has 8, and a keep-alive connection holds its thread.
+  app.new_task_queue = [] { return new httplib::ThreadPool(64); };
   app.set_tcp_nodelay(true);
   app.Post("/events", [&](const httplib::Request& req, httplib::Response& res) {
     const int64_t now = nowMicros();
