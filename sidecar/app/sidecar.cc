@@ -49,16 +49,16 @@ class SidecarImpl final : public Sidecar {
     for (const auto& sub : config_.subscriptions) {
       auto parts = std::make_unique<Subscription>();
       const std::string firstBroker = bootstrap_.substr(0, bootstrap_.find(','));
-      // Each worker keeps one connection to the app: enough for maxInFlight,
-      // capped so that an app with a small thread pool is not flooded with
-      // connections it cannot serve.
+      // Each push worker keeps one connection to the app: `connections`, by
+      // default enough for maxInFlight but at most 16, so that an app with a
+      // small thread pool is not flooded with connections it cannot serve.
       if (sub.mode == SubscriptionConfig::Mode::Pull) {
         auto broker = std::make_unique<LeaseBroker>(sub.name, sub.ackTimeout);
         parts->leases = broker.get();
         pull_[sub.name] = broker.get();
         parts->deliverer = std::move(broker);
       } else {
-        parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, std::min(sub.maxInFlight, 16),
+        parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, sub.pushConnections(),
                                                  "kafka://" + firstBroker, sub.batchSize);
       }
       const KafkaConfig kafka = config_.kafka;

@@ -218,7 +218,7 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   if (n.IsMap() && n["name"] && n["name"].IsScalar() && validSubscriptionName(n["name"].Scalar()))
     at = "subscriptions[" + n["name"].Scalar() + "]";
   if (!r.mapping(n, at, {"name", "mode", "topics", "group", "endpoint", "ordering", "maxInFlight", "batchSize",
-                         "timeout", "ackTimeout", "startFrom", "retry", "deadLetterTopic", "onExhausted"})) {
+                         "connections", "timeout", "ackTimeout", "startFrom", "retry", "deadLetterTopic", "onExhausted"})) {
     if (!n || n.IsNull()) r.fail(at, "must be a mapping");
     return;
   }
@@ -248,6 +248,9 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   r.integer(n["batchSize"], at + ".batchSize", s.batchSize, 1, 1000);
   if (n["batchSize"] && s.mode == SubscriptionConfig::Mode::Pull)
     r.fail(at + ".batchSize", "is for mode push only; a pull subscription sets its batch size per poll (?max=)");
+  r.integer(n["connections"], at + ".connections", s.connections, 1, 256);
+  if (n["connections"] && s.mode == SubscriptionConfig::Mode::Pull)
+    r.fail(at + ".connections", "is for mode push only; a pull subscription's app opens its own connections");
   r.duration(n["timeout"], at + ".timeout", s.timeout, std::chrono::milliseconds(10));
   r.duration(n["ackTimeout"], at + ".ackTimeout", s.ackTimeout, std::chrono::milliseconds(1000));
   if (auto f = r.choice(n["startFrom"], at + ".startFrom", {"earliest", "latest"}))

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -56,6 +57,10 @@ struct SubscriptionConfig {
   // more: what is waiting for a free connection, up to this many, as one
   // application/cloudevents-batch+json array (never waits to fill a batch).
   int batchSize = 1;
+  // push only: keep-alive connections to the app (one delivery worker each).
+  // 0 (not set): min(maxInFlight, 16).
+  int connections = 0;
+  int pushConnections() const { return connections > 0 ? connections : std::min(maxInFlight, 16); }
   std::chrono::milliseconds timeout{10'000};     // per push attempt
   std::chrono::milliseconds ackTimeout{30'000};  // pull lease
   StartFrom startFrom = StartFrom::Latest;

@@ -546,4 +546,23 @@ TEST_F(PushBatch, AFailedBatchIsRetriedAndA400DeadLettersEveryRecordInIt) {
   }
 }
 
+// `connections` bounds the keep-alive connections the app has to serve, for
+// apps with a small fixed thread pool.
+class PushTwoConnections : public Push {
+  void adjust(tributary::sidecar::SubscriptionConfig& s) override {
+    s.ordering = tributary::sidecar::SubscriptionConfig::Ordering::None;
+    s.maxInFlight = 64;
+    s.connections = 2;
+  }
+};
+
+TEST_F(PushTwoConnections, EveryRecordArrivesOverAtMostTwoConnections) {
+  produce(100);
+  ASSERT_TRUE(app->waitFor([](auto& rs) { return delivered(rs).size() == 100; }, 60s));
+  std::set<int> ports;
+  for (const auto& r : app->requests()) ports.insert(r.remotePort);
+  EXPECT_GE(ports.size(), 1u);
+  EXPECT_LE(ports.size(), 2u) << "the app saw " << ports.size() << " connections";
+}
+
 }  // namespace

@@ -21,6 +21,7 @@ FakeApp::FakeApp() {
       r.headers[lower] = v;
     }
     r.body = req.body;
+    r.remotePort = req.remote_port;
     int status;
     {
       std::lock_guard lock(mutex_);

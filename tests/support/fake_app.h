@@ -21,6 +21,7 @@ class FakeApp {
     std::map<std::string, std::string> headers;  // names in lower case
     std::string body;
     int answered = 0;
+    int remotePort = 0;  // tells the sidecar's connections apart
     std::string header(const std::string& name) const {
       auto it = headers.find(name);
       return it == headers.end() ? "" : it->second;

@@ -560,6 +560,8 @@ TEST(SubscriptionConfig, AValidPushEntryIsAcceptedWithEveryKey) {
                                "    endpoint: http://127.0.0.1:8080/events\n"
                                "    ordering: key\n"
                                "    maxInFlight: 16\n"
+                               "    batchSize: 10\n"
+                               "    connections: 4\n"
                                "    timeout: 5s\n"
                                "    startFrom: earliest\n"
                                "    retry: {maxAttempts: 3, initialBackoff: 100ms, maxBackoff: 5s, multiplier: 3, "
@@ -568,7 +570,7 @@ TEST(SubscriptionConfig, AValidPushEntryIsAcceptedWithEveryKey) {
             std::vector<std::string>{});
   auto r = parseSidecarConfig("subscriptions:\n  - {name: orders, topics: [orders, returns], group: svc, "
                               "endpoint: 'http://127.0.0.1:8080/events', ordering: key, maxInFlight: 16, "
-                              "timeout: 5s, startFrom: earliest, deadLetterTopic: orders.dlq, "
+                              "batchSize: 10, connections: 4, timeout: 5s, startFrom: earliest, deadLetterTopic: orders.dlq, "
                               "retry: {maxAttempts: 3, initialBackoff: 100ms, maxBackoff: 5s, multiplier: 3, "
                               "jitter: 0.1}}\n",
                               {});
@@ -582,6 +584,9 @@ TEST(SubscriptionConfig, AValidPushEntryIsAcceptedWithEveryKey) {
   EXPECT_EQ(sub.endpoint, "http://127.0.0.1:8080/events");
   EXPECT_EQ(sub.ordering, SubscriptionConfig::Ordering::Key);
   EXPECT_EQ(sub.maxInFlight, 16);
+  EXPECT_EQ(sub.batchSize, 10);
+  EXPECT_EQ(sub.connections, 4);
+  EXPECT_EQ(sub.pushConnections(), 4);
   EXPECT_EQ(sub.timeout, std::chrono::seconds(5));
   EXPECT_EQ(sub.startFrom, SubscriptionConfig::StartFrom::Earliest);
   EXPECT_EQ(sub.retry.maxAttempts, 3);
@@ -639,6 +644,10 @@ TEST(SubscriptionConfig, EveryProblemNamesTheSubscriptionAndKey) {
        {"subscriptions[a].maxInFlight: must be between 1 and 10000, got 0"}},
       {"  - {name: a, topics: [t], group: g, endpoint: 'http://x/', batchSize: 1001}\n",
        {"subscriptions[a].batchSize: must be between 1 and 1000, got 1001"}},
+      {"  - {name: a, topics: [t], group: g, endpoint: 'http://x/', connections: 0}\n",
+       {"subscriptions[a].connections: must be between 1 and 256, got 0"}},
+      {"  - {name: a, topics: [t], group: g, mode: pull, connections: 4}\n",
+       {"subscriptions[a].connections: is for mode push only; a pull subscription's app opens its own connections"}},
       {"  - {name: a, topics: [t], group: g, mode: pull, batchSize: 10}\n",
        {"subscriptions[a].batchSize: is for mode push only; a pull subscription sets its batch size per poll "
         "(?max=)"}},
@@ -667,3 +676,12 @@ TEST(SubscriptionConfig, EveryProblemNamesTheSubscriptionAndKey) {
 }
 
 }  // namespace
+
+TEST(SubscriptionConfig, PushConnectionsDefaultToMaxInFlightCappedAtSixteen) {
+  SubscriptionConfig s;
+  EXPECT_EQ(s.pushConnections(), 16) << "maxInFlight 64 by default";
+  s.maxInFlight = 8;
+  EXPECT_EQ(s.pushConnections(), 8);
+  s.connections = 32;
+  EXPECT_EQ(s.pushConnections(), 32) << "set explicitly, it is taken as is";
+}
