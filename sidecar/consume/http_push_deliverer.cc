@@ -4,6 +4,7 @@
 #include <ctime>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -162,35 +163,54 @@ class HttpPushDeliverer final : public Deliverer {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const ConsumedRecord& r, int attempt,
-                                                                  const std::string& source) {
-  std::vector<std::pair<std::string, std::string>> h = {
-      {"ce-specversion", "1.0"},
-      {"ce-id", r.tp.topic + "-" + std::to_string(r.tp.partition) + "-" + std::to_string(r.offset)},
-      {"ce-source", source + "/" + r.tp.topic},
-      {"ce-type", "dev.tributary.kafka.record"},
-      {"ce-partition", std::to_string(r.tp.partition)},
-      {"ce-offset", std::to_string(r.offset)},
-      {"Tributary-Attempt", std::to_string(attempt)},
+namespace {
+
+// The record's CloudEvents context attributes, by name: binary mode sends each
+// as the header ce-<name>, a batch as a member of the event.
+std::vector<std::pair<std::string, std::string>> contextAttributes(const ConsumedRecord& r, int attempt,
+                                                                   const std::string& source) {
+  std::vector<std::pair<std::string, std::string>> a = {
+      {"specversion", "1.0"},
+      {"id", r.tp.topic + "-" + std::to_string(r.tp.partition) + "-" + std::to_string(r.offset)},
+      {"source", source + "/" + r.tp.topic},
+      {"type", "dev.tributary.kafka.record"},
+      {"partition", std::to_string(r.tp.partition)},
+      {"offset", std::to_string(r.offset)},
+      {"tributaryattempt", std::to_string(attempt)},
   };
-  if (r.timestampMs >= 0) h.emplace_back("ce-time", rfc3339(r.timestampMs));
+  if (r.timestampMs >= 0) a.emplace_back("time", rfc3339(r.timestampMs));
   if (r.key) {
     if (isText(*r.key)) {
-      h.emplace_back("ce-key", *r.key);
+      a.emplace_back("key", *r.key);
     } else {
-      h.emplace_back("ce-key", base64Encode(*r.key));
-      h.emplace_back("ce-keyencoding", "base64");
+      a.emplace_back("key", base64Encode(*r.key));
+      a.emplace_back("keyencoding", "base64");
     }
   }
-  std::string contentType;
-  for (const auto& [name, value] : r.headers) {
-    if (name == "content-type") contentType = value;
+  return a;
+}
+
+// A `content-type` record header, else by whether the value is JSON.
+std::string contentTypeOf(const ConsumedRecord& r, bool valueIsJson) {
+  const std::string* header = nullptr;
+  for (const auto& [name, value] : r.headers)
+    if (name == "content-type") header = &value;  // the last one, if repeated
+  if (header) return *header;
+  return valueIsJson ? "application/json" : "application/octet-stream";
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const ConsumedRecord& r, int attempt,
+                                                                  const std::string& source) {
+  std::vector<std::pair<std::string, std::string>> h;
+  for (auto& [name, value] : contextAttributes(r, attempt, source))
+    // The attempt is not a CloudEvents attribute in binary mode: a header of its own.
+    h.emplace_back(name == "tributaryattempt" ? "Tributary-Attempt" : "ce-" + name, std::move(value));
+  for (const auto& [name, value] : r.headers)
     // Header values must be text on the wire; anything else travels as base64.
     h.emplace_back("Kafka-Header-" + name, isText(value) ? value : base64Encode(value));
-  }
-  if (contentType.empty())
-    contentType = r.value && nlohmann::json::accept(*r.value) ? "application/json" : "application/octet-stream";
-  h.emplace_back("Content-Type", contentType);
+  h.emplace_back("Content-Type", contentTypeOf(r, r.value && nlohmann::json::accept(*r.value)));
   return h;
 }
 
@@ -203,12 +223,7 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
   nlohmann::json batch = nlohmann::json::array();
   for (const auto& [r, attempt] : recordsAndAttempts) {
     nlohmann::json e = nlohmann::json::object();
-    std::string contentType;
-    for (auto& [k, v] : cloudEventHeaders(*r, attempt, source)) {
-      if (k == "Content-Type") contentType = v;
-      else if (k == "Tributary-Attempt") e["tributaryattempt"] = v;
-      else if (k.rfind("ce-", 0) == 0) e[k.substr(3)] = v;  // key and keyencoding included
-    }
+    for (auto& [name, value] : contextAttributes(*r, attempt, source)) e[name] = std::move(value);
     nlohmann::json headers = nlohmann::json::array();
     for (const auto& [name, value] : r->headers) {
       nlohmann::json h{{"name", name}};
@@ -217,11 +232,11 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
       headers.push_back(std::move(h));
     }
     if (!headers.empty()) e["tributaryheaders"] = std::move(headers);
-    e["datacontenttype"] = contentType;
-    if (r->value) {
-      if (auto doc = parseJsonText(*r->value)) e["data"] = std::move(*doc);
-      else e["data_base64"] = base64Encode(*r->value);
-    }
+    // The value is parsed once: for "data" and for the content type.
+    std::optional<nlohmann::json> doc = r->value ? parseJsonText(*r->value) : std::nullopt;
+    e["datacontenttype"] = contentTypeOf(*r, doc.has_value());
+    if (doc) e["data"] = std::move(*doc);
+    else if (r->value) e["data_base64"] = base64Encode(*r->value);
     batch.push_back(std::move(e));
   }
   // Header names are not checked for UTF-8 by Kafka; replace rather than fail.

@@ -61,7 +61,9 @@ SubscriptionRunner::TopicMetrics& SubscriptionRunner::topicMetrics(const std::st
   return topicMetrics_.emplace(topic, m).first->second;
 }
 
-void SubscriptionRunner::publishInflight() { inflightGauge_.Set(static_cast<double>(tracker_.unsettledTotal())); }
+// Fetched and unsettled records: what the tracker counts as unsettled, kept as
+// a running total (the tracker's count walks every partition, per record).
+void SubscriptionRunner::publishInflight() { inflightGauge_.Set(static_cast<double>(bufferedTotal_.records)); }
 
 SubscriptionRunner::BufferMarks SubscriptionRunner::marksFor(const SubscriptionConfig& c) {
   // Per partition: 64 records per delivery slot, at least 256 and at most
