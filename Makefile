@@ -5,10 +5,14 @@ JOBS       ?= 2
 CMAKE_ARGS ?=
 LAUNCHER   := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: deps build build-asan run test test-fast test-asan bench clean
+.PHONY: deps images-deps build build-asan images run test test-fast test-asan bench clean
 
 deps:
 	@bash scripts/install-deps.sh
+
+# podman, buildah, runc, catatonit: for the images and the e2e pod test only.
+images-deps:
+	@bash scripts/install-deps.sh images
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER) $(CMAKE_ARGS) >/dev/null
@@ -18,6 +22,11 @@ build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTRIBUTARY_SANITIZE=ON $(LAUNCHER) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 
+# tributary/operator and tributary/sidecar from the binaries of `make build`
+# (FROM scratch; images/README.md); prints each image's size.
+images: build images-deps
+	@bash scripts/images.sh --build-dir $(BUILD)
+
 # Starts the sidecar on its embedded 3-broker Kafka (dev mode).
 run: build
 	./$(BUILD)/bin/tributary-sidecar --dev $(ARGS)
@@ -25,7 +34,9 @@ run: build
 # Every test, then every test again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: test-fast test-asan
 
-test-fast: build
+# The e2e pod test (ctest label e2e-pod) builds the images itself (fixture
+# e2e_pod_images) and runs them with podman; hence images-deps.
+test-fast: build images-deps
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 test-asan: build-asan

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages Tributary builds and tests with.
 # Idempotent: installs only what is missing, so a second run does nothing.
+#   scripts/install-deps.sh          build and test packages (make build, make run)
+#   scripts/install-deps.sh images   the container tools of make images and the
+#                                    e2e pod test (podman, buildah, runc; catatonit
+#                                    is the pods' infra process) — never for make run
 set -euo pipefail
 
-packages=(
-  build-essential cmake pkg-config ccache
-  librdkafka-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
-  libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev
-  curl kcat openssl
-)
+case "${1:-}" in
+  "")
+    packages=(
+      build-essential cmake pkg-config ccache
+      librdkafka-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
+      libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
+      libgtest-dev libgmock-dev
+      curl kcat openssl
+    ) ;;
+  images) packages=(podman buildah runc catatonit ca-certificates binutils) ;;
+  *) echo "install-deps: unknown package set '$1' (known: images)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
