@@ -9,6 +9,10 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev
   curl kcat openssl
+  # Tests only: tests/support/helm-render renders the Helm chart as `helm template`
+  # does (Go's text/template + Helm's libraries, GOPATH mode, nothing downloaded).
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+  golang-github-xeipuuv-gojsonschema-dev
 )
 
 missing=()
