@@ -5,7 +5,7 @@ JOBS       ?= 2
 CMAKE_ARGS ?=
 LAUNCHER   := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: deps images-deps build build-asan images run test test-fast test-asan bench clean
+.PHONY: deps images-deps build build-asan images run test test-fast test-asan bench clean manifests
 
 deps:
 	@bash scripts/install-deps.sh
@@ -47,6 +47,17 @@ bench: build
 	./$(BUILD)/bin/tributary-bench $(ARGS)
 	./$(BUILD)/bin/tributary-consume-bench $(ARGS_CONSUME)
 	./$(BUILD)/bin/tributary-operator-bench $(ARGS_OPERATOR)
+
+# manifests/install.yaml = `helm template tributary helm/tributary --include-crds` with
+# the chart's defaults, rendered by tests/support/helm-render; the chart's crds/ are
+# copies of crds/. A test fails when either is stale.
+manifests: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) --target tributary-helm-render
+	@rm -f helm/tributary/crds/*.yaml && cp crds/*.yaml helm/tributary/crds/
+	@./$(BUILD)/bin/tributary-helm-render --include-crds helm/tributary > manifests/install.yaml.tmp
+	@mv manifests/install.yaml.tmp manifests/install.yaml
+	@echo "manifests/install.yaml and helm/tributary/crds/ regenerated"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

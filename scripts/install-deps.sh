@@ -15,6 +15,10 @@ case "${1:-}" in
       libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev
       libgtest-dev libgmock-dev
       curl kcat openssl
+      # tests/support/helm-render renders the Helm chart as `helm template` does
+      # (Go's text/template + Helm's libraries, GOPATH mode, nothing downloaded).
+      golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+      golang-github-xeipuuv-gojsonschema-dev
     ) ;;
   images) packages=(podman buildah runc catatonit ca-certificates binutils) ;;
   *) echo "install-deps: unknown package set '$1' (known: images)" >&2; exit 2 ;;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/codec/base64.h"
+#include "tests/support/apiserver/builtin_validation.h"
 #include "tests/support/apiserver/names.h"
 #include "tests/support/apiserver/object_meta.h"
 #include "tests/support/apiserver/schema.h"
@@ -330,6 +331,10 @@ void ObjectStore::validateForWrite(const ResourceType& type, const std::string& 
   }
   if (isCrdType(type)) {
     resourceTypeFromCrd(object);  // throws 422 when the CRD is invalid
+  }
+  if (type.builtin) {
+    auto causes = validateBuiltin(type.group, type.kind, object);
+    if (!causes.empty()) throw invalid(type.group, type.kind, nameOf(object), causes);
   }
 }
 

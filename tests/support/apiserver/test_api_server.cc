@@ -210,7 +210,7 @@ std::optional<int> TestApiServer::takeFault(const std::string& path) {
 
 void TestApiServer::handle(const httplib::Request& req, httplib::Response& res) {
   if (int64_t d = delayMs_.load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
-  RecordedRequest record{req.method, req.target, "", 0};
+  RecordedRequest record{req.method, req.target, "", 0, req.get_header_value("User-Agent")};
   try {
     if (auto status = takeFault(req.path)) throw injected(*status);
     route(req, res, record);

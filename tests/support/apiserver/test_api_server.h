@@ -36,6 +36,7 @@ struct RecordedRequest {
   std::string target;  // path and query, as sent
   std::string verb;    // get, list, watch, create, update, patch, delete, deletecollection, or "" (discovery, other)
   int status = 0;
+  std::string userAgent;  // the User-Agent header (tells the operator's calls from a test's own)
 };
 
 // A test double of the Kubernetes API server over plain HTTP on loopback:
