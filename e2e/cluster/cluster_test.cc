@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "operator/app/yaml_json.h"
 #include "tests/apiserver/command.h"
 
 using namespace std::chrono_literals;
@@ -84,26 +85,27 @@ class ClusterE2E : public ::testing::Test {
     return tributary::apiserver::test::run(kubectl_, args, {}, timeout);
   }
 
-  // install.yaml with the operator's and the default sidecar's brokers set.
+  // install.yaml with the operator's and the default sidecar's brokers set,
+  // as a JSON List (typed as kubectl reads the YAML: quoted stays a string).
   std::string installWithBrokers() {
-    std::string out;
-    for (YAML::Node doc : YAML::LoadAllFromFile(kSource + "/manifests/install.yaml")) {
-      if (!doc.IsMap()) continue;
-      if (doc["kind"].as<std::string>("") == "ConfigMap") {
-        const std::string name = doc["metadata"]["name"].as<std::string>("");
+    Json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", Json::array()}};
+    for (Json doc : tributary::op::app::yamlDocumentsToJson(readFile(kSource + "/manifests/install.yaml"))) {
+      if (!doc.is_object()) continue;
+      if (doc.value("kind", "") == "ConfigMap") {
+        const std::string name = doc["metadata"].value("name", "");
         if (name == "tributary-operator-config") {
-          YAML::Node config = YAML::Load(doc["data"]["operator.yaml"].as<std::string>(""));
+          YAML::Node config = YAML::Load(doc["data"].value("operator.yaml", ""));
           config["clusters"]["default"]["bootstrapServers"] = bootstrap_;
           doc["data"]["operator.yaml"] = emit(config) + "\n";
         } else if (name == "tributary-sidecar") {
-          YAML::Node config = YAML::Load(doc["data"]["sidecar.yaml"].as<std::string>(""));
+          YAML::Node config = YAML::Load(doc["data"].value("sidecar.yaml", ""));
           config["kafka"]["bootstrapServers"] = bootstrap_;
           doc["data"]["sidecar.yaml"] = emit(config) + "\n";
         }
       }
-      out += "---\n" + emit(doc) + "\n";
+      list["items"].push_back(doc);
     }
-    return out;
+    return list.dump(2);
   }
 
   std::string kubectl_, bootstrap_, namespace_, dir_;
@@ -111,8 +113,8 @@ class ClusterE2E : public ::testing::Test {
 
 TEST_F(ClusterE2E, InstallThenAnInjectedAppRoundTripsRecordsThroughItsSidecar) {
   // 1. The install, with this cluster's brokers; the operator becomes available.
-  std::ofstream(dir_ + "/install.yaml") << installWithBrokers();
-  auto install = kubectl({"apply", "--server-side", "--force-conflicts", "-f", dir_ + "/install.yaml"});
+  std::ofstream(dir_ + "/install.json") << installWithBrokers();
+  auto install = kubectl({"apply", "--server-side", "--force-conflicts", "-f", dir_ + "/install.json"});
   ASSERT_EQ(install.exitCode, 0) << install.err;
   auto rollout = kubectl({"-n", "tributary-system", "rollout", "status", "deployment/tributary-operator",
                           "--timeout=300s"},
