@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/codec/base64.h"
 #include "tests/apiserver/api_client.h"
 #include "tests/apiserver/command.h"
 #include "tests/support/subprocess.h"
@@ -65,6 +66,11 @@ class OperatorE2E : public ::testing::Test {
     std::vector<std::string> args = {"--kubeconfig", dir_ + "/kubeconfig", "--bootstrap-servers", "127.0.0.1:1",
                                      "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address",
                                      "127.0.0.1:0"};
+    // The webhook's default :9443 would collide between processes and tests:
+    // off unless a scenario asks for it.
+    bool webhook = false;
+    for (const auto& e : extra) webhook = webhook || e.rfind("--webhook-bind-address", 0) == 0;
+    if (!webhook) args.push_back("--webhook-bind-address=0");
     args.insert(args.end(), extra.begin(), extra.end());
     operators.push_back(
         std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/" + binary, args));
@@ -218,6 +224,81 @@ TEST_F(OperatorE2E, TwoOperatorsElectOneLeaderAndKillingItHandsOver) {
   EXPECT_EQ(standby.wait(30s), 0) << standby.output();
   // A clean stop releases the lease for the next one at once.
   EXPECT_EQ(leaseHolder(), "");
+}
+
+// The sidecar injector in controller mode: two replicas (leader election on),
+// each serving the webhook; they share the self-managed certificate through the
+// Secret, the caBundle is patched, and each answers an AdmissionReview over HTTPS.
+TEST_F(OperatorE2E, EveryReplicaServesTheWebhookWithTheSelfManagedCertificate) {
+  ASSERT_EQ(api->post("/api/v1/namespaces",
+                      Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "tributary-system"}}}})
+                .status,
+            201);
+  const std::string webhooks = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+  ASSERT_EQ(api->post(webhooks, Json{{"apiVersion", "admissionregistration.k8s.io/v1"},
+                                     {"kind", "MutatingWebhookConfiguration"},
+                                     {"metadata", {{"name", "tributary-sidecar-injector"}}},
+                                     {"webhooks", Json::array({{{"name", "inject.tributary.dev"},
+                                                                {"clientConfig",
+                                                                 {{"service",
+                                                                   {{"namespace", "tributary-system"},
+                                                                    {"name", "tributary-webhook"},
+                                                                    {"path", "/inject"}}}}},
+                                                                {"sideEffects", "None"},
+                                                                {"admissionReviewVersions", Json::array({"v1"})}}})}})
+                .status,
+            201);
+  std::ofstream(dir_ + "/sidecar.yaml") << "kafka:\n  bootstrapServers: kafka-0.kafka:9092\n";
+  std::vector<std::string> flags = {"--leader-elect=true", "--webhook-bind-address=127.0.0.1:0",
+                                    "--sidecar-config=" + dir_ + "/sidecar.yaml", "--sidecar-image=example/sidecar:1"};
+  auto& a = startOperator(flags);
+  auto& b = startOperator(flags);
+  const Json review{{"apiVersion", "admission.k8s.io/v1"},
+                    {"kind", "AdmissionReview"},
+                    {"request",
+                     {{"uid", "e2e-1"},
+                      {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+                      {"namespace", "shop"},
+                      {"operation", "CREATE"},
+                      {"object",
+                       {{"metadata", {{"generateName", "orders-"}, {"annotations", {{"tributary.dev/inject", "true"}}}}},
+                        {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", "example/app:1"}}})}}}}}}}};
+  for (auto* op : {&a, &b}) {
+    // Logged before "operator started", which startOperator already waited for.
+    ASSERT_NE(op->output().find("sidecar injector webhook serving"), std::string::npos) << op->output();
+    const int port = std::stoi(logField(*op, "sidecar injector webhook serving", "port"));
+    const int probes = std::stoi(logField(*op, "operator started", "probes"));
+    // Ready once a certificate is loaded (the Secret created by one, read by the other).
+    ApiClient probe(probes);
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto r = probe.get("/readyz");
+          return r.body.is_object() && r.body.value("webhook", false);
+        },
+        30s))
+        << op->output();
+    httplib::SSLClient https("127.0.0.1", port);
+    https.enable_server_certificate_verification(false);  // full verification: tests/operator/inject
+    auto res = https.Post("/inject", review.dump(), "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    ASSERT_EQ(res->status, 200) << res->body;
+    Json out = Json::parse(res->body);
+    EXPECT_EQ(out["response"]["uid"], "e2e-1");
+    EXPECT_EQ(out["response"]["patchType"], "JSONPatch");
+    const std::string patch = tributary::base64Decode(out["response"]["patch"].get<std::string>()).value_or("");
+    EXPECT_NE(patch.find("example/sidecar:1"), std::string::npos) << patch;
+    EXPECT_NE(patch.find("kafka-0.kafka:9092"), std::string::npos) << "the default config, inline: " << patch;
+  }
+  auto secret = api->get("/api/v1/namespaces/tributary-system/secrets/tributary-webhook-tls");
+  ASSERT_EQ(secret.status, 200);
+  EXPECT_TRUE(eventually([&] {
+    auto config = api->get(webhooks + "/tributary-sidecar-injector");
+    return config.body["webhooks"][0]["clientConfig"].value("caBundle", "") == secret.body["data"]["ca.crt"];
+  }));
+  for (auto* op : {&a, &b}) {
+    op->signal(SIGTERM);
+    EXPECT_EQ(op->wait(30s), 0) << op->output();
+  }
 }
 
 TEST_F(OperatorE2E, UsageAndConfigurationErrorsExitTwoWithAMessage) {

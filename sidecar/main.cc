@@ -13,7 +13,8 @@ using namespace tributary;
 namespace {
 constexpr const char* kUsage =
     "usage: tributary-sidecar [--config FILE] [--dev]\n"
-    "  --config FILE  YAML configuration (see sidecar/README.md); TRIBUTARY_* variables override it\n"
+    "  --config FILE  YAML configuration (see sidecar/README.md); TRIBUTARY_* variables override it.\n"
+    "                 Without it: the YAML text of $TRIBUTARY_CONFIG_YAML, else the defaults\n"
     "  --dev          run against an embedded 3-broker Kafka cluster (the default when no brokers are configured)\n"
     "  --version      print the version\n";
 }
@@ -39,9 +40,10 @@ int main(int argc, char** argv) {
   }
 
   auto env = sidecar::processEnvironment();
-  auto loaded = configPath.empty() ? sidecar::parseSidecarConfig("", env) : sidecar::loadSidecarConfig(configPath, env);
+  std::string source;
+  auto loaded = sidecar::resolveSidecarConfig(configPath, env, &source);
   if (!loaded.config) {
-    std::cerr << "tributary-sidecar: invalid configuration" << (configPath.empty() ? "" : " in " + configPath) << ":\n";
+    std::cerr << "tributary-sidecar: invalid configuration" << (source.empty() ? "" : " in " + source) << ":\n";
     for (const auto& e : loaded.errors) std::cerr << "  - " << e << "\n";
     return 2;
   }

@@ -8,25 +8,29 @@
 
 namespace tributary {
 
-HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes) {
-  server_.new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
-  server_.set_tcp_nodelay(true);
+HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes)
+    : HttpServer(std::make_unique<httplib::Server>(), workerThreads, maxBodyBytes) {}
+
+HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThreads, size_t maxBodyBytes)
+    : server_(std::move(server)) {
+  server_->new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
+  server_->set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which lets a second process bind
   // the same port and silently share the traffic; a taken port must be an error.
-  server_.set_socket_options([this](socket_t sock) {
+  server_->set_socket_options([this](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listenFd_ = sock;
   });
-  server_.set_keep_alive_max_count(1'000'000);
+  server_->set_keep_alive_max_count(1'000'000);
   // An idle keep-alive connection holds its worker, and stop() waits for it,
   // for up to this long (httplib only checks for shutdown between requests):
   // short, so that shutdown is prompt; clients simply reconnect after idling.
-  server_.set_keep_alive_timeout(2);
-  server_.set_read_timeout(30);
-  server_.set_write_timeout(30);
-  server_.set_payload_max_length(maxBodyBytes);
-  server_.set_error_handler([maxBodyBytes](const httplib::Request& req, httplib::Response& res) {
+  server_->set_keep_alive_timeout(2);
+  server_->set_read_timeout(30);
+  server_->set_write_timeout(30);
+  server_->set_payload_max_length(maxBodyBytes);
+  server_->set_error_handler([maxBodyBytes](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a handler already said what went wrong
     switch (res.status) {
       case 404:
@@ -44,7 +48,7 @@ HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes) {
         setError(res, res.status, "HTTP_" + std::to_string(res.status), "the request could not be served");
     }
   });
-  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  server_->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown error";
     try {
       if (ep) std::rethrow_exception(ep);
@@ -61,13 +65,13 @@ HttpServer::~HttpServer() { stop(); }
 
 bool HttpServer::bind(const ListenAddress& address, std::string& error) {
   if (address.port == 0) {
-    port_ = server_.bind_to_any_port(address.host);
+    port_ = server_->bind_to_any_port(address.host);
     if (port_ <= 0) {
       error = "cannot listen on " + address.toString();
       return false;
     }
   } else {
-    if (!server_.bind_to_port(address.host, address.port)) {
+    if (!server_->bind_to_port(address.host, address.port)) {
       error = "cannot listen on " + address.toString() + " (address in use, or not allowed)";
       return false;
     }
@@ -82,16 +86,16 @@ bool HttpServer::bind(const ListenAddress& address, std::string& error) {
 
 void HttpServer::start() {
   started_ = true;
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
   // httplib's stop() does nothing until the accept loop runs: a stop() right
   // after start() would then wait forever in join(). Return once it runs.
-  for (int i = 0; i < 5000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::stop() {
   if (!started_) return;
   started_ = false;
-  server_.stop();
+  server_->stop();
   if (thread_.joinable()) thread_.join();
 }
 

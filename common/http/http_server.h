@@ -22,11 +22,13 @@ namespace tributary {
 class HttpServer {
  public:
   HttpServer(size_t workerThreads, size_t maxBodyBytes);
+  // The same set-up on a given server, e.g. an httplib::SSLServer for HTTPS.
+  HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThreads, size_t maxBodyBytes);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  httplib::Server& routes() { return server_; }
+  httplib::Server& routes() { return *server_; }
 
   // Binds the listening socket; on failure says why in `error`.
   bool bind(const ListenAddress& address, std::string& error);
@@ -41,7 +43,7 @@ class HttpServer {
   static void setError(httplib::Response& res, int status, const std::string& code, const std::string& message);
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
   int listenFd_ = -1;  // the listening socket, seen in httplib's socket-options hook

@@ -7,6 +7,7 @@
 
 #include "operator/app/file_mode.h"
 #include "operator/controllers/controller_mode.h"
+#include "operator/inject/inject_command.h"
 
 namespace {
 
@@ -15,6 +16,8 @@ constexpr const char* kUsage =
     "       tributary-operator --help-controller       controller mode's flags\n"
     "       tributary-operator apply -f PATH... [...]  file mode: apply KafkaTopic YAML to Kafka, no Kubernetes\n"
     "       tributary-operator apply --help            file mode's flags\n"
+    "       tributary-operator inject -f FILE|- [...]  print pods/workloads with the sidecar injected\n"
+    "       tributary-operator inject --help          manual injection's flags\n"
     "  --version   print the version\n"
     "  --help, -h  print this usage\n";
 
@@ -38,6 +41,8 @@ int main(int argc, char** argv) {
     if (args[0] == "apply")
       return tributary::op::app::runApply({args.begin() + 1, args.end()}, std::cout, std::cerr,
                                           tributary::op::app::rdkafkaAdminFactory());
+    if (args[0] == "inject")
+      return tributary::op::inject::runInject({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
     if (args[0].rfind("-", 0) != 0) {
       std::cerr << "tributary-operator: unknown command " << args[0] << "\n" << kUsage;
       return tributary::op::app::kExitUsage;

@@ -19,4 +19,10 @@ nlohmann::json yamlToJson(const YAML::Node& node);
 // YAML::Exception (with line and column) on a syntax error.
 std::vector<nlohmann::json> yamlDocumentsToJson(const std::string& text);
 
+// One YAML document (no "---") for a JSON value, which yamlToJson reads back
+// as the same value: strings that would read as another type (`"true"`,
+// `"8080"`, `""`) are quoted; multi-line strings are literal blocks (`|`)
+// where that reads back exactly.
+std::string jsonToYaml(const nlohmann::json& value);
+
 }  // namespace tributary::op::app

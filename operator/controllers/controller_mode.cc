@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <memory>
 #include <optional>
 #include <random>
 
 #include "common/log/log.h"
 #include "operator/app/operator_config.h"
+#include "operator/inject/injection_webhook.h"
 #include "operator/controllers/operator_manager.h"
 #include "operator/kube/curl_kube_client.h"
 #include "operator/kube/kube_config.h"
@@ -20,18 +23,27 @@ constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2;
 constexpr const char* kUsage =
     "usage: tributary-operator [--config FILE] [--bootstrap-servers LIST] [--kubeconfig PATH]\n"
     "                          [--leader-elect[=true|false]] [--metrics-bind-address ADDR]\n"
-    "                          [--health-probe-bind-address ADDR]\n"
+    "                          [--health-probe-bind-address ADDR] [--webhook-bind-address ADDR]\n"
+    "                          [--webhook-cert-dir DIR] [--sidecar-image IMG] [--sidecar-config FILE]\n"
     "  --config FILE                  clusters, watchNamespaces, resyncPeriod, leaderElection (YAML)\n"
     "  --bootstrap-servers LIST       Kafka brokers of the `default` cluster (overrides the config)\n"
     "  --kubeconfig PATH              else $KUBECONFIG, else the in-cluster service account\n"
     "  --leader-elect=true|false      Lease-based leader election (default: the config's, true)\n"
     "  --metrics-bind-address ADDR    /metrics (default :8080)\n"
-    "  --health-probe-bind-address A  /healthz and /readyz (default :8081)\n";
+    "  --health-probe-bind-address A  /healthz and /readyz (default :8081)\n"
+    "  --webhook-bind-address ADDR    the sidecar injector's HTTPS webhook, path /inject (default :9443; 0: off)\n"
+    "  --webhook-cert-dir DIR         serve DIR/tls.crt + DIR/tls.key (reloaded on change) instead of the\n"
+    "                                 self-managed certificate in the Secret tributary-webhook-tls\n"
+    "  --sidecar-image IMG            the injected sidecar's image (default tributary/sidecar:" TRIBUTARY_VERSION ")\n"
+    "  --sidecar-config FILE          the default sidecar config (TRIBUTARY_CONFIG_YAML of injected pods)\n"
+    "Environment: POD_NAMESPACE, the namespace of the webhook's Secret (default tributary-system).\n";
 
 struct Flags {
   std::string config, bootstrapServers, kubeconfig;
   std::optional<bool> leaderElect;
   ListenAddress metrics{"0.0.0.0", 8080}, probes{"0.0.0.0", 8081};
+  std::optional<ListenAddress> webhook = ListenAddress{"0.0.0.0", 9443};  // nullopt: disabled
+  std::string webhookCertDir, sidecarImage = std::string("tributary/sidecar:") + TRIBUTARY_VERSION, sidecarConfig;
   bool help = false;
 };
 
@@ -68,6 +80,19 @@ Flags parseFlags(const std::vector<std::string>& args, std::vector<std::string>&
       else errors.push_back("--leader-elect must be true or false, got \"" + value + "\"");
     } else if (name == "--metrics-bind-address") address(f.metrics);
     else if (name == "--health-probe-bind-address") address(f.probes);
+    else if (name == "--webhook-bind-address") {
+      if (auto v = take()) {
+        if (*v == "0") f.webhook.reset();
+        else if (auto a = parseListenAddress(*v)) f.webhook = *a;
+        else errors.push_back(name + ": \"" + *v + "\" is not a listen address; use HOST:PORT, :PORT or 0 (off)");
+      }
+    } else if (name == "--webhook-cert-dir") { if (auto v = take()) f.webhookCertDir = *v; }
+    else if (name == "--sidecar-image") {
+      if (auto v = take()) {
+        if (v->empty()) errors.push_back("--sidecar-image must not be empty");
+        else f.sidecarImage = *v;
+      }
+    } else if (name == "--sidecar-config") { if (auto v = take()) f.sidecarConfig = *v; }
     else errors.push_back("unknown flag " + args[i]);
   }
   return f;
@@ -154,17 +179,38 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
                                             {"apiServer", connection.server},
                                             {"source", connection.source},
                                             {"identity", options.lease.identity}});
-  OperatorManager manager(options, client, registry, admins);
+  // The webhook runs on every replica, leader or not: it starts before the
+  // manager (whose /readyz waits for its certificate) and stops after it.
+  std::unique_ptr<inject::InjectionWebhook> webhook;
   std::string error;
+  if (flags.webhook) {
+    inject::InjectionWebhookOptions wo;
+    wo.listen = *flags.webhook;
+    wo.certDir = flags.webhookCertDir;
+    wo.sidecarImage = flags.sidecarImage;
+    wo.sidecarConfigPath = flags.sidecarConfig;
+    if (const char* ns = std::getenv("POD_NAMESPACE"); ns && *ns) wo.namespace_ = ns;
+    webhook = std::make_unique<inject::InjectionWebhook>(wo, client, registry);
+    if (!webhook->start(error)) {
+      err << "tributary-operator: cannot start: " << error << "\n";
+      webhook->stop();
+      return error.rfind("--sidecar-config", 0) == 0 ? kExitUsage : kExitFailed;
+    }
+    inject::InjectionWebhook* w = webhook.get();
+    options.readinessGates["webhook"] = [w] { return w->ready(); };
+  }
+  OperatorManager manager(options, client, registry, admins);
   if (!manager.start(error)) {
     err << "tributary-operator: cannot start: " << error << "\n";
     manager.stop();
+    if (webhook) webhook->stop();
     return kExitFailed;
   }
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("signal received: stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   manager.stop();
+  if (webhook) webhook->stop();
   log::info("tributary-operator stopped");
   return kExitOk;
 }

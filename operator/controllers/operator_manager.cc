@@ -69,14 +69,16 @@ bool OperatorManager::start(std::string& error) {
     // rolling update of a Deployment with more than one replica. The leader is
     // ready once its controllers run. The body says who leads.
     const bool leader = isLeader(), running = reconciling_.load();
-    const bool ready = !leader || running;
+    bool ready = !leader || running;
+    nlohmann::json body{{"leader", leader}, {"identity", options_.lease.identity}, {"reconciling", running}};
+    for (const auto& [name, gate] : options_.readinessGates) {
+      const bool ok = gate();
+      body[name] = ok;
+      ready = ready && ok;
+    }
+    body["ready"] = ready;
     res.status = ready ? 200 : 503;
-    res.set_content(nlohmann::json{{"ready", ready},
-                                   {"leader", leader},
-                                   {"identity", options_.lease.identity},
-                                   {"reconciling", running}}
-                        .dump(),
-                    "application/json");
+    res.set_content(body.dump(), "application/json");
   });
   if (!metricsServer_.bind(options_.metrics, error)) return false;
   if (!probesServer_.bind(options_.probes, error)) return false;

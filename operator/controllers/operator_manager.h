@@ -36,6 +36,9 @@ struct ManagerOptions {
   ListenAddress probes{"0.0.0.0", 8081};
   size_t workers = 2;
   size_t maxBatch = 100;  // KafkaTopics per reconcile call (and per admin round trip)
+  // Further conditions of /readyz, by name (e.g. "webhook": a serving
+  // certificate is loaded), shown in its body; called on the probe's thread.
+  std::map<std::string, std::function<bool()>> readinessGates;
 };
 
 // Makes the admin client of one configured cluster (tests inject a double).

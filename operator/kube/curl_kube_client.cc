@@ -425,6 +425,8 @@ Json CurlKubeClient::get(const ResourceRef& resource, const std::string& ns, con
   return call({"get", "GET", resource.objectPath(ns, name), "", ""});
 }
 
+Json CurlKubeClient::getNonResource(const std::string& path) { return call({"get", "GET", path, "", ""}); }
+
 ListResult CurlKubeClient::list(const ResourceRef& resource, const std::string& ns, const ListOptions& options) {
   std::string query;
   addParam(query, "labelSelector", options.labelSelector);

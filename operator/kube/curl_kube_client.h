@@ -59,6 +59,8 @@ class CurlKubeClient : public KubeClient {
   std::unique_ptr<WatchStream> watch(const ResourceRef& resource, const std::string& ns,
                                      const WatchOptions& options = {}) override;
 
+  Json getNonResource(const std::string& path) override;
+
   const ClusterConnection& connection() const { return connection_; }
 
   // Implementation details shared with the watch stream (defined in the .cc).

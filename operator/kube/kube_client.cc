@@ -43,4 +43,8 @@ ListResult KubeClient::listAll(const ResourceRef& resource, const std::string& n
   return all;
 }
 
+Json KubeClient::getNonResource(const std::string& path) {
+  throw ApiError(ApiError::Kind::BadRequest, 0, "BadRequest", "this client cannot GET " + path);
+}
+
 }  // namespace tributary::op::kube

@@ -113,6 +113,10 @@ class KubeClient {
   virtual std::unique_ptr<WatchStream> watch(const ResourceRef& resource, const std::string& ns,
                                              const WatchOptions& options = {}) = 0;
 
+  // GET of a non-resource path, e.g. "/version". Not pure virtual so that
+  // test doubles need not care; this default throws ApiError (BadRequest).
+  virtual Json getNonResource(const std::string& path);
+
   // list() page after page, following `continue`; the result's resourceVersion
   // is the first page's (pages are served from that snapshot).
   ListResult listAll(const ResourceRef& resource, const std::string& ns, ListOptions options = {});

@@ -414,6 +414,19 @@ ConfigResult loadSidecarConfig(const std::string& path, const Environment& env) 
   return parseSidecarConfig(*text, env);
 }
 
+ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source) {
+  if (!path.empty()) {
+    if (source) *source = path;
+    return loadSidecarConfig(path, env);
+  }
+  if (auto it = env.find(kConfigYamlVariable); it != env.end()) {
+    if (source) *source = kConfigYamlVariable;
+    return parseSidecarConfig(it->second, env);
+  }
+  if (source) source->clear();
+  return parseSidecarConfig("", env);
+}
+
 Environment processEnvironment() {
   Environment env;
   for (char** e = environ; *e != nullptr; ++e) {

@@ -91,6 +91,14 @@ struct ConfigResult {
 ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env);
 // Same, from a file; a missing or unreadable file is an error naming the path.
 ConfigResult loadSidecarConfig(const std::string& path, const Environment& env);
+// What the sidecar starts with: the file `path` when one is given (--config);
+// else the YAML text of the environment variable TRIBUTARY_CONFIG_YAML (how the
+// operator's injector passes the default config inline); else the defaults.
+// TRIBUTARY_* overrides apply in every case. `source` (optional) is set to a
+// description for messages: the path, "TRIBUTARY_CONFIG_YAML", or "".
+ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source = nullptr);
+inline constexpr const char* kConfigYamlVariable = "TRIBUTARY_CONFIG_YAML";
+
 // The TRIBUTARY_* variables of this process.
 Environment processEnvironment();
 

@@ -209,6 +209,38 @@ TEST(SidecarConfig, LoadReadsAFileAndNamesItWhenItCannot) {
   EXPECT_THAT(r.errors, ElementsAre("cannot read config file " + dir.path() + ": Is a directory"));
 }
 
+TEST(SidecarConfig, WithoutConfigTheYamlComesFromTributaryConfigYaml) {
+  // How the operator's injector passes the default config to a pod.
+  const Environment env{{"TRIBUTARY_CONFIG_YAML", "kafka: {bootstrapServers: kafka-0:9092}\napi: {workerThreads: 7}\n"},
+                        {"TRIBUTARY_API_WORKER_THREADS", "9"}};
+  std::string source;
+  auto r = resolveSidecarConfig("", env, &source);
+  ASSERT_TRUE(r.config) << errorsOf(r);
+  EXPECT_EQ(source, "TRIBUTARY_CONFIG_YAML");
+  EXPECT_EQ(r.config->kafka.bootstrapServers, "kafka-0:9092");
+  EXPECT_EQ(r.config->api.workerThreads, 9) << "the other TRIBUTARY_* variables still override it";
+
+  // --config wins over the variable.
+  TempDir dir;
+  r = resolveSidecarConfig(dir.write("sidecar.yaml", "api: {workerThreads: 3}\n"), {{"TRIBUTARY_CONFIG_YAML", "x: 1\n"}},
+                           &source);
+  ASSERT_TRUE(r.config) << errorsOf(r);
+  EXPECT_EQ(r.config->api.workerThreads, 3);
+  EXPECT_EQ(source, dir.path() + "/sidecar.yaml");
+
+  // An invalid inline config is refused like a file, every problem named.
+  r = resolveSidecarConfig("", {{"TRIBUTARY_CONFIG_YAML", "kafka: {bootstrapServer: x}\n"}}, &source);
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(source, "TRIBUTARY_CONFIG_YAML");
+  EXPECT_THAT(r.errors, ElementsAre(StartsWith("kafka.bootstrapServer: unknown key")));
+
+  // Neither: the defaults (dev mode).
+  r = resolveSidecarConfig("", {}, &source);
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(source, "");
+  EXPECT_TRUE(r.config->embeddedKafka());
+}
+
 // ---------------------------------------------------------------------------
 // Environment overrides: each variable beats the file's value.
 

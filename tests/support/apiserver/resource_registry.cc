@@ -129,6 +129,7 @@ std::vector<ResourceTypePtr> builtinResourceTypes() {
       builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
       builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
       builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
+      builtin("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false),
       builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false,
               {"crd", "crds"}, true),
       builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, {"pdb"}, true),

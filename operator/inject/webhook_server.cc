@@ -1,0 +1,39 @@
+#include "operator/inject/webhook_server.h"
+
+#include <httplib.h>
+
+namespace tributary::op::inject {
+
+namespace {
+// An AdmissionReview carries one pod; the API server caps requests at 3 MiB.
+constexpr size_t kMaxBodyBytes = 8 * 1024 * 1024;
+constexpr size_t kWorkers = 8;
+}  // namespace
+
+WebhookServer::WebhookServer(std::shared_ptr<ServingCertificateStore> certificates,
+                             std::shared_ptr<AdmissionHandler> handler)
+    : certificates_(std::move(certificates)), handler_(std::move(handler)) {
+  ServingCertificateStore* store = certificates_.get();
+  auto server = std::make_unique<httplib::SSLServer>([store](SSL_CTX& ctx) { return store->attachTo(ctx); });
+  http_ = std::make_unique<HttpServer>(std::move(server), kWorkers, kMaxBodyBytes);
+  http_->routes().Post(kWebhookPath, [this](const httplib::Request& req, httplib::Response& res) {
+    AdmissionAnswer answer = handler_->handle(req.body);
+    res.status = answer.httpStatus;
+    res.set_content(answer.body, "application/json");
+  });
+}
+
+WebhookServer::~WebhookServer() { stop(); }
+
+bool WebhookServer::bind(const ListenAddress& address, std::string& error) {
+  if (!http_->routes().is_valid()) {
+    error = "cannot set up TLS for the webhook listener";
+    return false;
+  }
+  return http_->bind(address, error);
+}
+
+void WebhookServer::start() { http_->start(); }
+void WebhookServer::stop() { http_->stop(); }
+
+}  // namespace tributary::op::inject

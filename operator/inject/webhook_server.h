@@ -1,0 +1,38 @@
+#pragma once
+// The HTTPS admission endpoint: POST /inject (AdmissionReview in and out),
+// on cpp-httplib's SSLServer with Tributary's listener set-up (TCP_NODELAY,
+// keep-alive). The certificate comes from a ServingCertificateStore on every
+// handshake, so rotations need no restart. Every replica serves it, leader or not.
+#include <memory>
+#include <string>
+
+#include "common/config/listen_address.h"
+#include "common/http/http_server.h"
+#include "operator/inject/admission_handler.h"
+#include "operator/inject/serving_certificate.h"
+
+namespace tributary::op::inject {
+
+inline constexpr const char* kWebhookPath = "/inject";
+
+// Threads: bind(), start() and stop() from the owning thread; requests are
+// served on the server's worker pool.
+class WebhookServer {
+ public:
+  WebhookServer(std::shared_ptr<ServingCertificateStore> certificates, std::shared_ptr<AdmissionHandler> handler);
+  ~WebhookServer();
+  WebhookServer(const WebhookServer&) = delete;
+  WebhookServer& operator=(const WebhookServer&) = delete;
+
+  bool bind(const ListenAddress& address, std::string& error);
+  void start();
+  void stop();
+  int port() const { return http_->port(); }
+
+ private:
+  std::shared_ptr<ServingCertificateStore> certificates_;
+  std::shared_ptr<AdmissionHandler> handler_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace tributary::op::inject
