@@ -34,17 +34,9 @@ using Json = nlohmann::json;
 
 namespace {
 
-// How the app pod gets its sidecar.
-//  - HandWritten: e2e/pod/injected-pod.yaml, pod.yaml injected by hand following
-//    the injector's contract (the sidecar config through a ConfigMap volume).
-//  - Operator: `tributary-operator inject -f pod.yaml` (the sidecar config
-//    inline in env TRIBUTARY_CONFIG_YAML).
-// HandWritten until the `inject` subcommand and TRIBUTARY_CONFIG_YAML are on
-// this branch; then switch to Operator and delete injected-pod.yaml. (Operator
-// passed against the `inject` branch's work in progress, 2 Dec.)
-// TRIBUTARY_E2E_INJECTION=operator|hand-written overrides it for one run.
-enum class Injection { HandWritten, Operator };
-constexpr Injection kInjection = Injection::HandWritten;
+// The app pod gets its sidecar from `tributary-operator inject -f pod.yaml`:
+// the same code as the admission webhook (operator/inject), the sidecar config
+// inline in env TRIBUTARY_CONFIG_YAML.
 
 const std::string kVersion = TRIBUTARY_VERSION;
 const std::string kSource = TRIBUTARY_SOURCE_DIR;
@@ -52,13 +44,6 @@ const std::string kSidecarImage = "tributary/sidecar:" + kVersion;
 const std::string kAppImage = "tributary/e2e-app:" + kVersion;
 constexpr const char* kSidecar = "tributary-sidecar";
 constexpr int kRecords = 200;  // E2E_RECORDS in pod.yaml
-
-Injection injection() {
-  const char* e = std::getenv("TRIBUTARY_E2E_INJECTION");
-  if (e && std::string(e) == "operator") return Injection::Operator;
-  if (e && std::string(e) == "hand-written") return Injection::HandWritten;
-  return kInjection;
-}
 
 std::string lastLine(const std::string& text) {
   std::string t = text;
@@ -149,17 +134,8 @@ class PodE2E : public ::testing::Test {
 
   static void write(const std::string& path, const Json& doc) { std::ofstream(path) << doc.dump(2) << "\n"; }
 
-  // The injected pod, from `tributary-operator inject` or the hand-written file.
+  // The injected pod, from `tributary-operator inject`.
   Json injectedPod() {
-    if (injection() == Injection::HandWritten) {
-      const Json cm = {{"apiVersion", "v1"},
-                       {"kind", "ConfigMap"},
-                       {"metadata", {{"name", configMap_}}},
-                       {"data", {{"sidecar.yaml", readFile(kSource + "/e2e/pod/sidecar.yaml")}}}};
-      write(dir_ + "/configmap.yaml", cm);
-      playArgs_ = {"--configmap", dir_ + "/configmap.yaml"};
-      return podFromSource("injected-pod.yaml");
-    }
     write(dir_ + "/app-pod.yaml", podFromSource("pod.yaml"));
     auto injected = tributary::apiserver::test::run(
         tributary::test::binDir() + "/tributary-operator",
