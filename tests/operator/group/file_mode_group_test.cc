@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "operator/app/file_mode.h"
+#include "operator/app/operator_config.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
 
 namespace tributary::op::app {
@@ -139,6 +140,28 @@ TEST_F(GroupFileModeTest, AnInvalidGroupIsReportedNamingTheFieldAndOthersGoAhead
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("groups.yaml: document 1: spec.offsetReset.timestamp: required when to is timestamp"));
   EXPECT_THAT(r.out, HasSubstr("observe KafkaConsumerGroup default/other (group other)"));
+}
+
+TEST(OperatorConfigConsumerGroups, DefaultsAndValues) {
+  auto defaults = parseOperatorConfig("clusters: {default: {bootstrapServers: k:1}}\n");
+  ASSERT_TRUE(defaults.config) << ::testing::PrintToString(defaults.errors);
+  EXPECT_EQ(defaults.config->consumerGroups.lagInterval, std::chrono::seconds(30));
+  EXPECT_EQ(defaults.config->consumerGroups.statusInterval, std::chrono::minutes(5));
+  EXPECT_DOUBLE_EQ(defaults.config->consumerGroups.lagChangeFraction, 0.1);
+  auto set = parseOperatorConfig("consumerGroups: {lagInterval: 10s, statusInterval: 1m, lagChangeFraction: 0.25}\n");
+  ASSERT_TRUE(set.config) << ::testing::PrintToString(set.errors);
+  EXPECT_EQ(set.config->consumerGroups.lagInterval, std::chrono::seconds(10));
+  EXPECT_EQ(set.config->consumerGroups.statusInterval, std::chrono::minutes(1));
+  EXPECT_DOUBLE_EQ(set.config->consumerGroups.lagChangeFraction, 0.25);
+}
+
+TEST(OperatorConfigConsumerGroups, BadValuesAreNamed) {
+  auto r = parseOperatorConfig("consumerGroups: {lagInterval: 10ms, statusInterval: soon, lagChangeFraction: 2, lag: 1}\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(r.errors, ::testing::UnorderedElementsAre(HasSubstr("consumerGroups.lagInterval: must be a duration of at least 1s"),
+                                                        HasSubstr("consumerGroups.statusInterval: must be a duration"),
+                                                        HasSubstr("consumerGroups.lagChangeFraction: must be a number from 0 to 1"),
+                                                        HasSubstr("consumerGroups.lag: unknown key")));
 }
 
 }  // namespace
