@@ -94,7 +94,24 @@ std::vector<GroupLag> GroupReconciler::observe(const std::vector<KafkaConsumerGr
       if (seen.insert(g.spec.groupId).second) ids.push_back(g.spec.groupId);
   }
   std::unordered_map<std::string, kafka::GroupDescribeResult> described;
-  for (auto& d : admin_.describeGroups(ids)) described[d.group] = std::move(d);
+  std::optional<AdminError> unavailable;
+  for (auto& d : admin_.describeGroups(ids)) {
+    if (d.error && d.error->code == AdminErrorCode::Unavailable) unavailable = d.error;
+    described[d.group] = std::move(d);
+  }
+  // Brokers that do not answer: every further call would wait its own
+  // timeout too (and hold up a shutdown); the pass ends here.
+  if (unavailable && described.size() == ids.size() &&
+      std::all_of(described.begin(), described.end(), [](const auto& d) {
+        return d.second.error && d.second.error->code == AdminErrorCode::Unavailable;
+      })) {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      out[i].resource = groups[i].resource;
+      out[i].groupId = groups[i].spec.groupId;
+      out[i].error = unavailable;
+    }
+    return out;
+  }
   std::unordered_map<std::string, kafka::GroupOffsets> offsets;
   for (auto& o : admin_.listGroupOffsets(ids)) offsets[o.group] = std::move(o);
 
