@@ -275,18 +275,18 @@ void OperatorManager::startGroups(Term& t, const std::map<std::string, ClusterTa
 void OperatorManager::endTerm() {
   if (!term_) return;
   reconciling_ = false;
-  if (term_->lagThread.joinable()) {
-    {
-      std::lock_guard lock(term_->lagMutex);
-      term_->lagStopping = true;
-    }
-    term_->lagCv.notify_all();
-    term_->lagThread.join();
+  // The lag thread is told first and joined last: a pass waiting for Kafka
+  // (at most one request timeout) overlaps the controllers' own last reconciles.
+  {
+    std::lock_guard lock(term_->lagMutex);
+    term_->lagStopping = true;
   }
+  term_->lagCv.notify_all();
   for (auto& i : term_->groupInformers) i->stop();
   if (term_->groupController) term_->groupController->stop();
   for (auto& i : term_->informers) i->stop();
   term_->controller->stop();  // in-flight reconciles finish
+  if (term_->lagThread.joinable()) term_->lagThread.join();
   term_.reset();
   log::info("stopped reconciling", {{"identity", options_.lease.identity}});
 }

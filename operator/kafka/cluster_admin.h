@@ -147,8 +147,10 @@ struct OffsetQuery {
   int64_t timestamp = kLatestTimestamp;  // kEarliestTimestamp, kLatestTimestamp, or ms since the epoch
 };
 
-// Threads: an implementation is called by one thread at a time (calls block
-// until the cluster answered or the request timed out); callers serialise.
+// Threads: each controller serialises its own calls per cluster, but the
+// KafkaTopic and the KafkaConsumerGroup controllers share an admin, so an
+// implementation must allow calls from two threads at once (calls block until
+// the cluster answered or the request timed out).
 // A call never throws for a Kafka-side failure: when the whole request fails
 // (brokers down), every item carries the same error.
 // `validateOnly` asks the broker to check the request without applying it.

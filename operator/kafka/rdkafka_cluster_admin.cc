@@ -126,13 +126,21 @@ std::vector<PartitionOffset> offsetsOf(const rd_kafka_topic_partition_list_t* li
 
 }  // namespace
 
+// A result queue per call: calls from different threads (the topic and the
+// group controllers share a client) never take each other's answers.
+struct CallQueue {
+  explicit CallQueue(rd_kafka_t* rk) : q(rd_kafka_queue_new(rk)) {}
+  ~CallQueue() { rd_kafka_queue_destroy(q); }
+  CallQueue(const CallQueue&) = delete;
+  CallQueue& operator=(const CallQueue&) = delete;
+  rd_kafka_queue_t* q;
+};
+
 struct RdKafkaClusterAdmin::Handle {
   rd_kafka_t* rk = nullptr;
-  rd_kafka_queue_t* queue = nullptr;
   std::chrono::milliseconds timeout{30'000};
 
   ~Handle() {
-    if (queue) rd_kafka_queue_destroy(queue);
     if (rk) rd_kafka_destroy(rk);
   }
 
@@ -169,9 +177,9 @@ struct RdKafkaClusterAdmin::Handle {
   // Waits for the result event of the request just sent. The request timeout
   // makes librdkafka answer; the extra margin only guards against a lost event.
   // Returns nullptr with `error` set when the request as a whole failed.
-  rd_kafka_event_t* await(rd_kafka_event_type_t type, std::optional<AdminError>& error) {
+  rd_kafka_event_t* awaitOn(rd_kafka_queue_t* q, rd_kafka_event_type_t type, std::optional<AdminError>& error) {
     const auto waitMs = static_cast<int>(timeout.count()) + 5'000;
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, waitMs);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, waitMs);
     if (!ev) {
       error = AdminError{AdminErrorCode::Unavailable, "no answer from the Kafka cluster"};
       return nullptr;
@@ -235,7 +243,6 @@ std::unique_ptr<RdKafkaClusterAdmin> RdKafkaClusterAdmin::create(const ClusterCo
     error = err;
     return nullptr;
   }
-  handle->queue = rd_kafka_queue_new(handle->rk);
   return std::unique_ptr<RdKafkaClusterAdmin>(new RdKafkaClusterAdmin(std::move(handle)));
 }
 
@@ -243,6 +250,7 @@ RdKafkaClusterAdmin::RdKafkaClusterAdmin(std::unique_ptr<Handle> handle) : handl
 RdKafkaClusterAdmin::~RdKafkaClusterAdmin() = default;
 
 std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vector<std::string>& topics) {
+  CallQueue call(handle_->rk);
   std::vector<DescribeResult> out;
   if (topics.empty()) return out;
   auto failAll = [&](const AdminError& e) {
@@ -278,11 +286,11 @@ std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vecto
   std::unordered_map<std::string, AdminError> configErrors;
   if (!resources.empty()) {
     rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, false);
-    rd_kafka_DescribeConfigs(handle_->rk, resources.data(), resources.size(), opts, handle_->queue);
+    rd_kafka_DescribeConfigs(handle_->rk, resources.data(), resources.size(), opts, call.q);
     rd_kafka_AdminOptions_destroy(opts);
     rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
     std::optional<AdminError> callError;
-    rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, callError);
+    rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, callError);
     if (!ev) return failAll(*callError);
     const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev);
     size_t n = 0;
@@ -319,6 +327,7 @@ std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vecto
 }
 
 std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewTopic>& topics, bool validateOnly) {
+  CallQueue call(handle_->rk);
   if (topics.empty()) return {};
   std::vector<rd_kafka_NewTopic_t*> reqs;
   std::vector<std::string> order;
@@ -334,11 +343,11 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewT
     order.push_back(t.name);
   }
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_CREATETOPICS, validateOnly);
-  rd_kafka_CreateTopics(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_CreateTopics(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_NewTopic_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_CREATETOPICS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, callError);
   if (!ev) return allFailed(topics, *callError, &NewTopic::name);
   size_t n = 0;
   const rd_kafka_topic_result_t** rs = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
@@ -350,6 +359,7 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewT
 std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<PartitionIncrease>& increases,
                                                               bool validateOnly) {
   if (increases.empty()) return {};
+  CallQueue call(handle_->rk);
   std::vector<rd_kafka_NewPartitions_t*> reqs;
   std::vector<std::string> order;
   char err[512];
@@ -364,11 +374,11 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<
     order.push_back(p.topic);
   }
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, validateOnly);
-  rd_kafka_CreatePartitions(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_CreatePartitions(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_NewPartitions_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, callError);
   if (!ev) return allFailed(increases, *callError, &PartitionIncrease::topic);
   size_t n = 0;
   const rd_kafka_topic_result_t** rs =
@@ -381,6 +391,7 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<
 std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<TopicConfigs>& configs,
                                                           bool validateOnly) {
   if (configs.empty()) return {};
+  CallQueue call(handle_->rk);
   std::vector<rd_kafka_ConfigResource_t*> reqs;
   for (const auto& c : configs) {
     rd_kafka_ConfigResource_t* r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, c.topic.c_str());
@@ -389,11 +400,11 @@ std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<Topi
     reqs.push_back(r);
   }
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_ALTERCONFIGS, validateOnly);
-  rd_kafka_AlterConfigs(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_AlterConfigs(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_ConfigResource_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, callError);
   if (!ev) return allFailed(configs, *callError, &TopicConfigs::topic);
   size_t n = 0;
   const rd_kafka_ConfigResource_t** rs = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
@@ -415,15 +426,16 @@ std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<Topi
 }
 
 std::vector<ItemResult> RdKafkaClusterAdmin::deleteTopics(const std::vector<std::string>& topics) {
+  CallQueue call(handle_->rk);
   if (topics.empty()) return {};
   std::vector<rd_kafka_DeleteTopic_t*> reqs;
   for (const auto& t : topics) reqs.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DELETETOPICS, false);
-  rd_kafka_DeleteTopics(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_DeleteTopics(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_DeleteTopic_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DELETETOPICS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, callError);
   if (!ev) return allFailedNames(topics, *callError);
   size_t n = 0;
   const rd_kafka_topic_result_t** rs = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
@@ -441,11 +453,16 @@ std::vector<GroupDescribeResult> RdKafkaClusterAdmin::describeGroups(const std::
   for (const auto& g : groups) names.push_back(g.c_str());
   // One call for every group: librdkafka finds each coordinator and sends one
   // DescribeGroups per coordinator broker.
+  // Group calls answer on a queue of their own, so that they may run while
+  // another thread makes a topic call (the topic and the group controllers
+  // share this client).
+  rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, false);
-  rd_kafka_DescribeConsumerGroups(handle_->rk, names.data(), names.size(), opts, handle_->queue);
+  rd_kafka_DescribeConsumerGroups(handle_->rk, names.data(), names.size(), opts, q);
   rd_kafka_AdminOptions_destroy(opts);
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, callError);
+  rd_kafka_queue_destroy(q);
   if (!ev) {
     for (const auto& g : groups) out.push_back({g, std::nullopt, callError});
     return out;
@@ -584,12 +601,14 @@ std::vector<GroupResult> RdKafkaClusterAdmin::deleteGroups(const std::vector<std
   if (groups.empty()) return out;
   std::vector<rd_kafka_DeleteGroup_t*> reqs;
   for (const auto& g : groups) reqs.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
+  rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DELETEGROUPS, false);
-  rd_kafka_DeleteGroups(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_DeleteGroups(handle_->rk, reqs.data(), reqs.size(), opts, q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_DeleteGroup_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DELETEGROUPS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, callError);
+  rd_kafka_queue_destroy(q);
   if (!ev) {
     for (const auto& g : groups) out.push_back({g, callError});
     return out;

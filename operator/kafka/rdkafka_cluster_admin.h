@@ -33,8 +33,10 @@ std::vector<std::string> validateAdminProperties(const std::map<std::string, std
 // batch sends them all at once and collects the answers (one round trip of
 // latency); listOffsets is rd_kafka_offsets_for_times (one ListOffsets per
 // leader broker for the whole batch).
-// Threads: one caller at a time (see ClusterAdmin); librdkafka's own threads
-// run inside. Destruction waits for librdkafka to close its connections.
+// Threads: any thread, also several at once: every call collects its answer
+// on a result queue of its own (rd_kafka_offsets_for_times and the metadata
+// request are synchronous), so the KafkaTopic and the KafkaConsumerGroup
+// controllers share one client. librdkafka's own threads run inside. Destruction waits for librdkafka to close its connections.
 class RdKafkaClusterAdmin final : public ClusterAdmin {
  public:
   // nullptr and `error` set when librdkafka refuses the configuration.
