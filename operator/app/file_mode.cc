@@ -13,6 +13,8 @@
 #include "common/config/duration.h"
 #include "operator/app/operator_config.h"
 #include "operator/app/yaml_json.h"
+#include "operator/group/group_reconciler.h"
+#include "operator/group/kafka_consumer_group.h"
 #include "operator/topic/kafka_topic.h"
 #include "operator/topic/topic_reconciler.h"
 
@@ -26,9 +28,10 @@ using topic::TopicOutcome;
 const char* const kApplyUsage =
     "usage: tributary-operator apply -f PATH... [--dry-run] [--output text|json]\n"
     "                                [--bootstrap-servers LIST] [--config FILE] [--timeout DURATION]\n"
-    "  -f, --filename PATH     KafkaTopic YAML: a file (several documents allowed) or a directory\n"
-    "                          (its *.yaml and *.yml files, in name order); repeatable\n"
-    "  --dry-run               print the plan, validated by the brokers; change nothing\n"
+    "  -f, --filename PATH     KafkaTopic / KafkaConsumerGroup YAML: a file (several documents allowed)\n"
+    "                          or a directory (its *.yaml and *.yml files, in name order); repeatable\n"
+    "  --dry-run               print the plan (topics validated by the brokers, offset resets\n"
+    "                          per partition before -> after); change nothing\n"
     "  -o, --output FORMAT     text (default) or json\n"
     "  --bootstrap-servers L   Kafka brokers of the `default` cluster (overrides the config file)\n"
     "  --config FILE           operator configuration: clusters: {NAME: {bootstrapServers, properties}}\n"
@@ -116,6 +119,81 @@ struct Input {
   std::optional<TopicOutcome> invalid;  // InvalidSpec outcome, errors prefixed with `where`
 };
 
+// A KafkaConsumerGroup document: valid, or its errors.
+struct GroupInput {
+  std::string where;
+  group::ResourceIdentity resource;
+  std::optional<group::KafkaConsumerGroup> group;
+  std::vector<std::string> errors;  // prefixed with `where`
+};
+
+// What apply did (or would do) with one KafkaConsumerGroup: "resetOffsets"
+// (spec.offsetReset), "observe" (state and lag), or "rejected".
+struct GroupLine {
+  group::ResourceIdentity resource;
+  std::string groupId;
+  std::string cluster;
+  std::string action;
+  std::vector<std::string> details;
+  std::string reason;
+  std::string message;
+  bool converged = false;
+  bool success = false;  // nothing to say beyond the details
+};
+
+GroupLine resetLine(const group::ResetOutcome& o, const std::string& cluster) {
+  GroupLine l{o.resource, o.groupId, cluster, "resetOffsets", {}, o.reason, o.message, o.converged, false};
+  for (const auto& m : o.partitions) l.details.push_back(group::describe(m));
+  l.success = o.reason == group::reason::kOffsetsReset || o.reason == group::reason::kResetPlanned;
+  if (!o.converged && o.reason != group::reason::kGroupNotEmpty && o.reason != group::reason::kKafkaUnavailable)
+    l.action = "rejected";
+  return l;
+}
+
+GroupLine observeLine(const group::GroupLag& lag, const std::string& cluster) {
+  GroupLine l{lag.resource, lag.groupId, cluster, "observe", {}, group::reason::kObserved, "", !lag.error, !lag.error};
+  if (lag.error) {
+    l.reason = lag.error->code == kafka::AdminErrorCode::Unavailable ? group::reason::kKafkaUnavailable
+                                                                      : group::reason::kKafkaError;
+    l.message = lag.error->message;
+    return l;
+  }
+  l.details.push_back("state " + std::string(kafka::toString(lag.state)) + ", " + std::to_string(lag.members.size()) +
+                      " member(s), lag " + std::to_string(lag.totalLag));
+  for (const auto& t : lag.topics) {
+    if (t.missing) {
+      l.details.push_back(t.topic + ": the topic does not exist");
+      continue;
+    }
+    for (const auto& p : t.partitions)
+      l.details.push_back(t.topic + "-" + std::to_string(p.partition) + ": committed " +
+                          (p.committed ? std::to_string(*p.committed) : std::string("(none)")) + ", log end " +
+                          std::to_string(p.logEnd) + ", lag " + std::to_string(p.lag));
+  }
+  return l;
+}
+
+void printGroupsText(std::ostream& out, const std::vector<GroupLine>& lines, bool dryRun) {
+  if (lines.empty()) return;
+  int resets = 0, observed = 0, refused = 0, failed = 0;
+  for (const auto& l : lines) {
+    out << l.action << " " << l.resource.kind << " " << l.resource.namespace_ << "/" << l.resource.name;
+    if (!l.groupId.empty())
+      out << " (group " << l.groupId << (l.cluster != "default" && !l.cluster.empty() ? " in cluster " + l.cluster : "")
+          << ")";
+    out << "\n";
+    for (const auto& d : l.details) out << "    " << d << "\n";
+    if (l.reason == group::reason::kInvalidSpec) out << "    " << l.reason << ": the document is not a valid KafkaConsumerGroup\n";
+    else if (!l.success) out << "    " << l.reason << ": " << l.message << "\n";
+    if (l.action == "rejected") ++refused;
+    else if (!l.converged) ++failed;
+    else if (l.action == "resetOffsets") ++resets;
+    else ++observed;
+  }
+  out << "Groups: " << resets << (dryRun ? " to reset, " : " reset, ") << observed
+      << " observed, " << refused << " refused, " << failed << " failed\n";
+}
+
 // Expands directories into their YAML files (sorted); a missing path is an error.
 std::vector<std::string> expandPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
   namespace fs = std::filesystem;
@@ -168,7 +246,7 @@ void printText(std::ostream& out, const std::vector<TopicOutcome>& outcomes, boo
   (void)deletes;
 }
 
-void printJson(std::ostream& out, const std::vector<TopicOutcome>& outcomes) {
+void printJson(std::ostream& out, const std::vector<TopicOutcome>& outcomes, const std::vector<GroupLine>& groups) {
   json actions = json::array();
   for (const auto& o : outcomes) {
     actions.push_back({{"kind", o.resource.kind},
@@ -180,6 +258,15 @@ void printJson(std::ostream& out, const std::vector<TopicOutcome>& outcomes) {
                        {"reason", o.reason},
                        {"message", o.message}});
   }
+  for (const auto& l : groups)
+    actions.push_back({{"kind", l.resource.kind},
+                       {"namespace", l.resource.namespace_},
+                       {"name", l.resource.name},
+                       {"group", l.groupId},
+                       {"action", l.action},
+                       {"details", l.details},
+                       {"reason", l.reason},
+                       {"message", l.message}});
   out << json{{"actions", actions}}.dump(2) << "\n";
 }
 
@@ -220,7 +307,9 @@ int runApply(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::vector<std::string> fileErrors;
   const auto files = expandPaths(opts.paths, fileErrors);
   std::vector<Input> inputs;
+  std::vector<GroupInput> groupInputs;
   std::map<std::pair<std::string, std::string>, std::string> seen;  // namespace/name → where
+  std::map<std::pair<std::string, std::string>, std::string> seenGroups;
   for (const auto& file : files) {
     std::ifstream in(file);
     if (!in) {
@@ -243,9 +332,27 @@ int runApply(const std::vector<std::string>& args, std::ostream& out, std::ostre
       const std::string kind = doc.is_object() && doc.contains("kind") && doc["kind"].is_string() ? doc["kind"].get<std::string>() : "";
       const std::string apiVersion =
           doc.is_object() && doc.contains("apiVersion") && doc["apiVersion"].is_string() ? doc["apiVersion"].get<std::string>() : "";
+      if (kind == group::kKafkaConsumerGroupKind && apiVersion.rfind("tributary.dev/", 0) == 0) {
+        GroupInput g;
+        g.where = where;
+        auto parsed = group::parseKafkaConsumerGroup(doc);
+        g.resource = parsed.resource;
+        g.errors = parsed.errors;
+        const auto key = std::make_pair(parsed.resource.namespace_, parsed.resource.name);
+        if (!parsed.resource.name.empty()) {
+          if (auto it = seenGroups.find(key); it != seenGroups.end())
+            g.errors.push_back("metadata.name: KafkaConsumerGroup " + key.first + "/" + key.second +
+                               " is already declared in " + it->second);
+          else seenGroups.emplace(key, where);
+        }
+        if (g.errors.empty()) g.group = std::move(parsed.group);
+        for (auto& e : g.errors) e = where + ": " + e;
+        groupInputs.push_back(std::move(g));
+        continue;
+      }
       if (kind != topic::kKafkaTopicKind || apiVersion.rfind("tributary.dev/", 0) != 0) {
         err << "note: " << where << ": skipping " << (kind.empty() ? "a document without kind" : apiVersion + " " + kind)
-            << " (apply handles tributary.dev KafkaTopic)\n";
+            << " (apply handles tributary.dev KafkaTopic and KafkaConsumerGroup)\n";
         continue;
       }
       Input input;
@@ -273,7 +380,10 @@ int runApply(const std::vector<std::string>& args, std::ostream& out, std::ostre
     err << "nothing was applied\n";
     return kExitFailed;
   }
-  if (inputs.empty()) err << "note: no KafkaTopic documents in the given paths\n";
+  if (inputs.empty() && groupInputs.empty())
+    err << "note: no KafkaTopic or KafkaConsumerGroup documents in the given paths\n";
+  for (const auto& g : groupInputs)
+    for (const auto& e : g.errors) err << "error: " << e << "\n";
   for (const auto& in : inputs)
     if (in.invalid)
       for (const auto& d : in.invalid->details) err << "error: " << d << "\n";
@@ -318,9 +428,70 @@ int runApply(const std::vector<std::string>& args, std::ostream& out, std::ostre
     for (size_t j = 0; j < indexes.size(); ++j) outcomes[indexes[j]] = std::move(results[j]);
   }
 
-  if (opts.json) printJson(out, outcomes);
-  else printText(out, outcomes, opts.dryRun);
-  const bool allConverged = std::all_of(outcomes.begin(), outcomes.end(), [](const TopicOutcome& o) { return o.converged; });
+  // Groups, after the topics (a reset may name a topic this apply created).
+  // File mode keeps no status: a reset is applied on every run that is not a
+  // dry run (controller mode applies each requestId once).
+  std::vector<GroupLine> groupLines(groupInputs.size());
+  std::map<std::string, std::vector<size_t>> groupsByCluster;
+  for (size_t i = 0; i < groupInputs.size(); ++i) {
+    const auto& g = groupInputs[i];
+    if (!g.group) {
+      groupLines[i] = GroupLine{g.resource, "", "", "rejected", g.errors, group::reason::kInvalidSpec, "", false, false};
+      continue;
+    }
+    groupsByCluster[g.group->spec.cluster].push_back(i);
+  }
+  for (const auto& [cluster, indexes] : groupsByCluster) {
+    auto rejectAll = [&](const std::string& reason, const std::string& message) {
+      for (size_t i : indexes)
+        groupLines[i] = GroupLine{groupInputs[i].resource, groupInputs[i].group->spec.groupId, cluster, "rejected",
+                                  {}, reason, message, false, false};
+    };
+    auto conn = config.clusters.find(cluster);
+    if (conn == config.clusters.end()) {
+      std::string known;
+      for (const auto& [n, c] : config.clusters) known += (known.empty() ? "" : ", ") + n;
+      rejectAll("UnknownCluster", "spec.cluster: no cluster \"" + cluster + "\" in the configuration (known: " + known + ")");
+      continue;
+    }
+    std::string error;
+    auto admin = factory(cluster, conn->second, error);
+    if (!admin) {
+      rejectAll(group::reason::kKafkaError, "cannot create a Kafka client for cluster \"" + cluster + "\": " + error);
+      continue;
+    }
+    group::GroupReconciler reconciler(*admin, {.dryRun = opts.dryRun});
+    std::vector<group::KafkaConsumerGroup> resets, observes;
+    std::vector<size_t> resetIdx, observeIdx;
+    for (size_t i : indexes) {
+      const auto& g = *groupInputs[i].group;
+      if (g.spec.paused) {
+        groupLines[i] = GroupLine{g.resource, g.spec.groupId, cluster, "none", {}, "ReconciliationPaused",
+                                  std::string("annotation ") + topic::kPausedAnnotation + " is \"true\"", true, false};
+      } else if (g.spec.offsetReset) {
+        resets.push_back(g);
+        resetIdx.push_back(i);
+      } else {
+        observes.push_back(g);
+        observeIdx.push_back(i);
+      }
+    }
+    auto resetResults = reconciler.reset(resets);
+    for (size_t j = 0; j < resetIdx.size() && j < resetResults.size(); ++j)
+      groupLines[resetIdx[j]] = resetLine(resetResults[j], cluster);
+    auto lagResults = reconciler.observe(observes);
+    for (size_t j = 0; j < observeIdx.size() && j < lagResults.size(); ++j)
+      groupLines[observeIdx[j]] = observeLine(lagResults[j], cluster);
+  }
+
+  if (opts.json) {
+    printJson(out, outcomes, groupLines);
+  } else {
+    printText(out, outcomes, opts.dryRun);
+    printGroupsText(out, groupLines, opts.dryRun);
+  }
+  const bool allConverged = std::all_of(outcomes.begin(), outcomes.end(), [](const TopicOutcome& o) { return o.converged; }) &&
+                            std::all_of(groupLines.begin(), groupLines.end(), [](const GroupLine& l) { return l.converged; });
   return allConverged ? kExitConverged : kExitFailed;
 }
 

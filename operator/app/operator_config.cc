@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -50,7 +51,7 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
     errors.push_back("the configuration must be a mapping");
     return r;
   }
-  unknownKeys(root, {"clusters", "watchNamespaces", "resyncPeriod", "leaderElection"}, "", errors);
+  unknownKeys(root, {"clusters", "watchNamespaces", "resyncPeriod", "leaderElection", "consumerGroups"}, "", errors);
 
   if (const YAML::Node clusters = root["clusters"]; clusters && !clusters.IsNull()) {
     if (!clusters.IsMap()) {
@@ -93,6 +94,34 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
         std::string n;
         if (scalarString(ns[i], "watchNamespaces[" + std::to_string(i) + "]", n, errors)) c.watchNamespaces.push_back(n);
       }
+  }
+  if (const YAML::Node cg = root["consumerGroups"]; cg && !cg.IsNull()) {
+    if (!cg.IsMap()) {
+      errors.push_back("consumerGroups: must be a mapping {lagInterval, statusInterval, lagChangeFraction}");
+    } else {
+      unknownKeys(cg, {"lagInterval", "statusInterval", "lagChangeFraction"}, "consumerGroups.", errors);
+      for (auto [key, target] : {std::pair<const char*, std::chrono::milliseconds*>{"lagInterval", &c.consumerGroups.lagInterval},
+                                 {"statusInterval", &c.consumerGroups.statusInterval}}) {
+        const YAML::Node n = cg[key];
+        if (!n || n.IsNull()) continue;
+        std::string text;
+        const std::string where = std::string("consumerGroups.") + key;
+        if (!scalarString(n, where, text, errors)) continue;
+        auto d = parseDuration(text);
+        if (!d || d->count() < 1000) errors.push_back(where + ": must be a duration of at least 1s such as 30s or 5m, got \"" + text + "\"");
+        else *target = *d;
+      }
+      if (const YAML::Node f = cg["lagChangeFraction"]; f && !f.IsNull()) {
+        std::string text;
+        if (scalarString(f, "consumerGroups.lagChangeFraction", text, errors)) {
+          char* end = nullptr;
+          const double v = std::strtod(text.c_str(), &end);
+          if (text.empty() || *end != '\0' || !(v >= 0 && v <= 1))
+            errors.push_back("consumerGroups.lagChangeFraction: must be a number from 0 to 1 (0.1 = 10 %), got \"" + text + "\"");
+          else c.consumerGroups.lagChangeFraction = v;
+        }
+      }
+    }
   }
   if (const YAML::Node rp = root["resyncPeriod"]; rp && !rp.IsNull()) {
     std::string text;

@@ -21,11 +21,19 @@ struct LeaderElectionConfig {
 // watchNamespaces: []  — controller mode: namespaces to watch (empty: all)
 // resyncPeriod: 5m     — controller mode: how often every resource is re-checked (drift)
 // leaderElection:      {enabled, leaseName, namespace} — controller mode
+// consumerGroups: {lagInterval: 30s, statusInterval: 5m, lagChangeFraction: 0.1}
+struct ConsumerGroupsConfig {
+  std::chrono::milliseconds lagInterval{30'000};      // one lag pass per cluster per interval
+  std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
+  double lagChangeFraction = 0.10;                    // larger moves are written at the next pass
+};
+
 struct OperatorConfig {
   std::map<std::string, kafka::ClusterConnection> clusters;
   std::vector<std::string> watchNamespaces;
   std::chrono::milliseconds resyncPeriod{5 * 60 * 1000};
   LeaderElectionConfig leaderElection;
+  ConsumerGroupsConfig consumerGroups;
 };
 
 struct OperatorConfigResult {

@@ -167,6 +167,9 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
   for (auto& [name, cluster] : options.clusters) cluster.requestTimeout = std::chrono::seconds(10);
   options.watchNamespaces = config.watchNamespaces;
   options.resyncPeriod = config.resyncPeriod;
+  options.lagInterval = config.consumerGroups.lagInterval;
+  options.statusInterval = config.consumerGroups.statusInterval;
+  options.lagChangeFraction = config.consumerGroups.lagChangeFraction;
   options.leaderElection = flags.leaderElect.value_or(config.leaderElection.enabled);
   options.lease.leaseName = config.leaderElection.leaseName;
   options.lease.leaseNamespace =

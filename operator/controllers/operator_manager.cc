@@ -7,6 +7,7 @@
 #include "common/metrics/exposition.h"
 #include "operator/kafka/admin_metrics.h"
 #include "operator/kube/informer.h"
+#include "operator/controllers/consumer_group_controller.h"
 #include "operator/controllers/topic_controller.h"
 #include "operator/runtime/controller.h"
 #include "operator/runtime/predicates.h"
@@ -26,6 +27,22 @@ struct OperatorManager::Term {
   std::vector<std::unique_ptr<kube::Informer>> informers;  // one per watched namespace, or one for all
 
   std::map<std::string, kube::Informer*> byNamespace;  // "" when one informer watches all namespaces
+
+  // KafkaConsumerGroups (when their CRD is served): informers, controller, the lag thread.
+  std::shared_ptr<ConsumerGroupController> groups;
+  std::unique_ptr<runtime::Controller> groupController;
+  std::vector<std::unique_ptr<kube::Informer>> groupInformers;
+  std::map<std::string, kube::Informer*> groupsByNamespace;
+  std::thread lagThread;
+  std::mutex lagMutex;
+  std::condition_variable lagCv;
+  bool lagStopping = false;  // guarded by lagMutex
+
+  kube::Informer* groupInformerFor(const std::string& key) {
+    if (groupInformers.size() == 1) return groupInformers[0].get();
+    auto it = groupsByNamespace.find(key.substr(0, key.find('/')));
+    return it == groupsByNamespace.end() ? nullptr : it->second;
+  }
 
   // The informer whose store holds `key` ("namespace/name"), without asking each of them.
   kube::Informer* informerFor(const std::string& key) {
@@ -182,16 +199,96 @@ void OperatorManager::startTerm() {
   }
   t->controller->start();
   for (auto& i : t->informers) i->start();
+  if (options_.consumerGroups) startGroups(*t, clusters, namespaces);
   term_ = std::move(term);
   reconciling_ = true;
   log::info("reconciling KafkaTopics", {{"identity", options_.lease.identity}});
 }
 
+void OperatorManager::startGroups(Term& t, const std::map<std::string, ClusterTarget>& clusters,
+                                  const std::vector<std::string>& namespaces) {
+  // Only when the CRD is served: a 404 here means it is not installed.
+  try {
+    kube::ListOptions probe;
+    probe.limit = 1;
+    client_->list(kKafkaConsumerGroups, namespaces.front(), probe);
+  } catch (const std::exception& e) {
+    log::warn("KafkaConsumerGroups are not reconciled: cannot list them (is crds/kafkaconsumergroup.yaml installed?)",
+              {{"error", e.what()}});
+    return;
+  }
+  Term* tp = &t;
+  ObjectStoreView store{[tp](const std::string& key) -> std::optional<nlohmann::json> {
+    kube::Informer* i = tp->groupInformerFor(key);
+    return i ? i->get(key) : std::nullopt;
+  }};
+  ConsumerGroupControllerOptions gopts;
+  gopts.lagInterval = options_.lagInterval;
+  gopts.statusInterval = options_.statusInterval;
+  gopts.lagChangeFraction = options_.lagChangeFraction;
+  gopts.registry = registry_.get();
+  t.groups = std::make_shared<ConsumerGroupController>(*client_, store, clusters, *events_, gopts);
+  runtime::ControllerOptions copts;
+  copts.name = "kafkaconsumergroup";
+  copts.workers = options_.workers;
+  copts.maxBatch = options_.maxBatch;
+  copts.registry = registry_.get();
+  t.groupController = std::make_unique<runtime::Controller>(std::move(copts), t.groups);
+  runtime::WorkQueue& queue = t.groupController->queue();
+  ConsumerGroupController& groups = *t.groups;
+  kube::InformerHandlers handlers{
+      [&queue](const nlohmann::json& o) { queue.add(kube::Informer::keyOf(o)); },
+      [&queue](const nlohmann::json& old, const nlohmann::json& now) {
+        if (runtime::reconcileWorthyUpdate(old, now)) queue.add(kube::Informer::keyOf(now));
+      },
+      [&groups](const nlohmann::json& last) { groups.forget(last); }};
+  for (const auto& ns : namespaces) {
+    kube::InformerOptions io;
+    io.ns = ns;
+    io.resyncPeriod = options_.resyncPeriod;
+    t.groupInformers.push_back(std::make_unique<kube::Informer>(*client_, kKafkaConsumerGroups, io, handlers));
+    t.groupsByNamespace[ns] = t.groupInformers.back().get();
+  }
+  t.groupController->start();
+  for (auto& i : t.groupInformers) i->start();
+  // The lag thread: one pass per lagInterval over every group of the store,
+  // all groups of a cluster together; it queues the keys whose status moved.
+  t.lagThread = std::thread([tp, interval = options_.lagInterval] {
+    for (;;) {
+      {
+        std::unique_lock lock(tp->lagMutex);
+        if (tp->lagCv.wait_for(lock, interval, [tp] { return tp->lagStopping; })) return;
+      }
+      std::vector<nlohmann::json> objects;
+      for (auto& i : tp->groupInformers) {
+        auto l = i->list();
+        objects.insert(objects.end(), std::make_move_iterator(l.begin()), std::make_move_iterator(l.end()));
+      }
+      try {
+        tp->groups->lagPass(objects, [tp](const std::string& key) { tp->groupController->queue().add(key); });
+      } catch (const std::exception& e) {
+        log::warn("lag pass failed", {{"error", e.what()}});
+      }
+    }
+  });
+  log::info("reconciling KafkaConsumerGroups", {{"lagInterval", std::to_string(options_.lagInterval.count()) + "ms"}});
+}
+
 void OperatorManager::endTerm() {
   if (!term_) return;
   reconciling_ = false;
+  // The lag thread is told first and joined last: a pass waiting for Kafka
+  // (at most one request timeout) overlaps the controllers' own last reconciles.
+  {
+    std::lock_guard lock(term_->lagMutex);
+    term_->lagStopping = true;
+  }
+  term_->lagCv.notify_all();
+  for (auto& i : term_->groupInformers) i->stop();
+  if (term_->groupController) term_->groupController->stop();
   for (auto& i : term_->informers) i->stop();
   term_->controller->stop();  // in-flight reconciles finish
+  if (term_->lagThread.joinable()) term_->lagThread.join();
   term_.reset();
   log::info("stopped reconciling", {{"identity", options_.lease.identity}});
 }

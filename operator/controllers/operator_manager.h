@@ -18,6 +18,7 @@
 
 #include "common/config/listen_address.h"
 #include "common/http/http_server.h"
+#include "operator/controllers/topic_controller.h"
 #include "operator/kafka/cluster_admin.h"
 #include "operator/kafka/rdkafka_cluster_admin.h"
 #include "operator/kube/kube_client.h"
@@ -39,6 +40,12 @@ struct ManagerOptions {
   // Further conditions of /readyz, by name (e.g. "webhook": a serving
   // certificate is loaded), shown in its body; called on the probe's thread.
   std::map<std::string, std::function<bool()>> readinessGates;
+  // KafkaConsumerGroups: reconciled when their CRD is served at the start of a
+  // leadership term (a cluster without it runs the topic controller alone).
+  bool consumerGroups = true;
+  std::chrono::milliseconds lagInterval{30'000};      // one lag pass per cluster per interval
+  std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
+  double lagChangeFraction = 0.10;                    // a larger move is written at once
 };
 
 // Makes the admin client of one configured cluster (tests inject a double).
@@ -76,6 +83,8 @@ class OperatorManager {
   void loop();
   void startTerm();
   void endTerm();
+  void startGroups(Term& term, const std::map<std::string, ClusterTarget>& clusters,
+                   const std::vector<std::string>& namespaces);
 
   const ManagerOptions options_;
   std::shared_ptr<kube::KubeClient> client_;

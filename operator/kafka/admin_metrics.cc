@@ -14,6 +14,9 @@ std::string_view toString(AdminErrorCode code) {
     case AdminErrorCode::PolicyViolation: return "PolicyViolation";
     case AdminErrorCode::Unavailable: return "Unavailable";
     case AdminErrorCode::Unauthorized: return "Unauthorized";
+    case AdminErrorCode::GroupNotFound: return "GroupNotFound";
+    case AdminErrorCode::GroupNotEmpty: return "GroupNotEmpty";
+    case AdminErrorCode::Unsupported: return "Unsupported";
     case AdminErrorCode::Other: return "Other";
   }
   return "Other";
@@ -40,6 +43,21 @@ const char* resultOf(const std::vector<Result>& results) {
     if (!r.error) continue;
     if (r.error->code == AdminErrorCode::Unavailable) return "unavailable";
     label = "error";
+  }
+  return label;
+}
+
+// Group offsets also carry per-partition errors.
+const char* resultOf(const std::vector<GroupOffsets>& results) {
+  const char* label = "success";
+  for (const auto& r : results) {
+    if (r.error && r.error->code == AdminErrorCode::Unavailable) return "unavailable";
+    if (r.error) label = "error";
+    for (const auto& p : r.offsets) {
+      if (!p.error) continue;
+      if (p.error->code == AdminErrorCode::Unavailable) return "unavailable";
+      label = "error";
+    }
   }
   return label;
 }
@@ -80,6 +98,36 @@ std::vector<ItemResult> InstrumentedClusterAdmin::alterConfigs(const std::vector
 std::vector<ItemResult> InstrumentedClusterAdmin::deleteTopics(const std::vector<std::string>& topics) {
   auto r = inner_->deleteTopics(topics);
   metrics_->record("deleteTopics", resultOf(r));
+  return r;
+}
+
+std::vector<GroupDescribeResult> InstrumentedClusterAdmin::describeGroups(const std::vector<std::string>& groups) {
+  auto r = inner_->describeGroups(groups);
+  if (!groups.empty()) metrics_->record("describeGroups", resultOf(r));
+  return r;
+}
+
+std::vector<GroupOffsets> InstrumentedClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
+  auto r = inner_->listGroupOffsets(groups);
+  if (!groups.empty()) metrics_->record("listGroupOffsets", resultOf(r));
+  return r;
+}
+
+std::vector<GroupOffsets> InstrumentedClusterAdmin::alterGroupOffsets(const std::vector<GroupOffsets>& changes) {
+  auto r = inner_->alterGroupOffsets(changes);
+  if (!changes.empty()) metrics_->record("alterGroupOffsets", resultOf(r));
+  return r;
+}
+
+std::vector<GroupResult> InstrumentedClusterAdmin::deleteGroups(const std::vector<std::string>& groups) {
+  auto r = inner_->deleteGroups(groups);
+  if (!groups.empty()) metrics_->record("deleteGroups", resultOf(r));
+  return r;
+}
+
+std::vector<PartitionOffset> InstrumentedClusterAdmin::listOffsets(const std::vector<OffsetQuery>& queries) {
+  auto r = inner_->listOffsets(queries);
+  if (!queries.empty()) metrics_->record("listOffsets", resultOf(r));
   return r;
 }
 

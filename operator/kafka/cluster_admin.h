@@ -2,10 +2,12 @@
 // The operator's view of a Kafka cluster's admin API: batch-shaped (many topics
 // per call, one result per item), so that N topics cost O(N / batch) round trips.
 // Headers here never include librdkafka; rdkafka_cluster_admin.cc is the only adapter.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace tributary::op::kafka {
@@ -21,6 +23,10 @@ enum class AdminErrorCode {
   PolicyViolation,
   Unavailable,  // brokers do not answer, or the request timed out: retry later
   Unauthorized,
+  GroupNotFound,   // GROUP_ID_NOT_FOUND (e.g. deleting a group that does not exist)
+  GroupNotEmpty,   // the group has active members: NON_EMPTY_GROUP, UNKNOWN_MEMBER_ID on an offset commit,
+                   // REBALANCE_IN_PROGRESS — Kafka refuses offset changes and deletion while members exist
+  Unsupported,     // this ClusterAdmin has no such operation (a topic-only test double)
   Other,
 };
 
@@ -75,8 +81,76 @@ struct TopicConfigs {
   std::map<std::string, std::string> configs;
 };
 
-// Threads: an implementation is called by one thread at a time (calls block
-// until the cluster answered or the request timed out); callers serialise.
+// ---- consumer groups
+
+// The coordinator's view of a group (Kafka's GroupState names).
+enum class GroupState { Unknown, PreparingRebalance, CompletingRebalance, Stable, Dead, Empty };
+std::string_view toString(GroupState state);
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const { return std::tie(topic, partition) < std::tie(o.topic, o.partition); }
+  bool operator==(const TopicPartition& o) const { return topic == o.topic && partition == o.partition; }
+};
+
+struct GroupMember {
+  std::string memberId;
+  std::string clientId;
+  std::string host;
+  std::vector<TopicPartition> assignment;
+};
+
+struct GroupDescription {
+  GroupState state = GroupState::Unknown;
+  std::vector<GroupMember> members;
+};
+
+// A group that never existed is described as Dead with no members (what Kafka's
+// DescribeGroups answers), not as an error.
+struct GroupDescribeResult {
+  std::string group;
+  std::optional<GroupDescription> description;  // set on success
+  std::optional<AdminError> error;
+};
+
+// A partition's offset, with its own error (alter: e.g. GroupNotEmpty for
+// that partition; list offsets: TopicNotFound).
+struct PartitionOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = -1;
+  std::optional<AdminError> error;
+};
+
+// A group's committed offsets (list), or the offsets to commit and their
+// per-partition results (alter). `error` set: the whole group failed.
+struct GroupOffsets {
+  std::string group;
+  std::vector<PartitionOffset> offsets;
+  std::optional<AdminError> error;
+};
+
+struct GroupResult {
+  std::string group;
+  std::optional<AdminError> error;
+  bool ok() const { return !error.has_value(); }
+};
+
+// Kafka's ListOffsets: the earliest (log start), the latest (log end) offset,
+// or the first offset whose record timestamp is >= a time.
+inline constexpr int64_t kEarliestTimestamp = -2;
+inline constexpr int64_t kLatestTimestamp = -1;
+struct OffsetQuery {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t timestamp = kLatestTimestamp;  // kEarliestTimestamp, kLatestTimestamp, or ms since the epoch
+};
+
+// Threads: each controller serialises its own calls per cluster, but the
+// KafkaTopic and the KafkaConsumerGroup controllers share an admin, so an
+// implementation must allow calls from two threads at once (calls block until
+// the cluster answered or the request timed out).
 // A call never throws for a Kafka-side failure: when the whole request fails
 // (brokers down), every item carries the same error.
 // `validateOnly` asks the broker to check the request without applying it.
@@ -89,6 +163,26 @@ class ClusterAdmin {
                                                    bool validateOnly) = 0;
   virtual std::vector<ItemResult> alterConfigs(const std::vector<TopicConfigs>& configs, bool validateOnly) = 0;
   virtual std::vector<ItemResult> deleteTopics(const std::vector<std::string>& topics) = 0;
+
+  // ---- consumer groups. The defaults answer Unsupported for every item, so
+  // that topic-only doubles need not implement them; the production admin
+  // and the group-aware double do.
+
+  // State and members of each group (DescribeGroups, one request per coordinator).
+  virtual std::vector<GroupDescribeResult> describeGroups(const std::vector<std::string>& groups);
+  // Every committed offset of each group (OffsetFetch). A group without
+  // offsets answers an empty list.
+  virtual std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups);
+  // Commits the given offsets for each group (OffsetCommit as an admin, no
+  // member id). Kafka refuses it (GroupNotEmpty) while the group has members.
+  virtual std::vector<GroupOffsets> alterGroupOffsets(const std::vector<GroupOffsets>& changes);
+  // Deletes empty groups (DeleteGroups); a group with members: GroupNotEmpty,
+  // a group that does not exist: GroupNotFound.
+  virtual std::vector<GroupResult> deleteGroups(const std::vector<std::string>& groups);
+  // Resolves offsets (ListOffsets, one request per partition leader). An item
+  // whose timestamp is later than every record resolves to offset -1 (Kafka's
+  // answer: no such record).
+  virtual std::vector<PartitionOffset> listOffsets(const std::vector<OffsetQuery>& queries);
 };
 
 }  // namespace tributary::op::kafka

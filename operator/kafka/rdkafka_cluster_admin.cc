@@ -21,6 +21,15 @@ AdminErrorCode codeOf(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_INVALID_CONFIG: return AdminErrorCode::InvalidConfig;
     case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
     case RD_KAFKA_RESP_ERR_TOPIC_DELETION_DISABLED: return AdminErrorCode::PolicyViolation;
+    case RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND: return AdminErrorCode::GroupNotFound;
+    // Kafka refuses offset changes and deletion of a group with members: an
+    // admin commit (no member id) gets UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS,
+    // DeleteGroups NON_EMPTY_GROUP.
+    case RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS: return AdminErrorCode::GroupNotEmpty;
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
@@ -36,6 +45,11 @@ AdminErrorCode codeOf(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
     case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR__NODE_UPDATE:
     case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION: return AdminErrorCode::Unavailable;
     default: return AdminErrorCode::Other;
   }
@@ -87,15 +101,46 @@ std::vector<ItemResult> topicResults(const rd_kafka_topic_result_t** results, si
   return out;
 }
 
+GroupState stateOf(rd_kafka_consumer_group_state_t s) {
+  switch (s) {
+    case RD_KAFKA_CONSUMER_GROUP_STATE_PREPARING_REBALANCE: return GroupState::PreparingRebalance;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_COMPLETING_REBALANCE: return GroupState::CompletingRebalance;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_STABLE: return GroupState::Stable;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_DEAD: return GroupState::Dead;
+    case RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY: return GroupState::Empty;
+    default: return GroupState::Unknown;
+  }
+}
+
+std::vector<PartitionOffset> offsetsOf(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<PartitionOffset> out;
+  if (!list) return out;
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = list->elems[i];
+    PartitionOffset o{p.topic, p.partition, p.offset, std::nullopt};
+    if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) o.error = errorOf(p.err, nullptr);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 }  // namespace
+
+// A result queue per call: calls from different threads (the topic and the
+// group controllers share a client) never take each other's answers.
+struct CallQueue {
+  explicit CallQueue(rd_kafka_t* rk) : q(rd_kafka_queue_new(rk)) {}
+  ~CallQueue() { rd_kafka_queue_destroy(q); }
+  CallQueue(const CallQueue&) = delete;
+  CallQueue& operator=(const CallQueue&) = delete;
+  rd_kafka_queue_t* q;
+};
 
 struct RdKafkaClusterAdmin::Handle {
   rd_kafka_t* rk = nullptr;
-  rd_kafka_queue_t* queue = nullptr;
   std::chrono::milliseconds timeout{30'000};
 
   ~Handle() {
-    if (queue) rd_kafka_queue_destroy(queue);
     if (rk) rd_kafka_destroy(rk);
   }
 
@@ -110,12 +155,31 @@ struct RdKafkaClusterAdmin::Handle {
     return o;
   }
 
+  // Collects `expected` result events of `type` from `q` (requests sent
+  // together, answered in any order). Returns fewer when the deadline passed.
+  std::vector<rd_kafka_event_t*> awaitMany(rd_kafka_queue_t* q, rd_kafka_event_type_t type, size_t expected) {
+    std::vector<rd_kafka_event_t*> events;
+    const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(5);
+    while (events.size() < expected) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(q, static_cast<int>(left.count()));
+      if (!ev) break;
+      if (rd_kafka_event_type(ev) != type) {
+        rd_kafka_event_destroy(ev);
+        continue;
+      }
+      events.push_back(ev);
+    }
+    return events;
+  }
+
   // Waits for the result event of the request just sent. The request timeout
   // makes librdkafka answer; the extra margin only guards against a lost event.
   // Returns nullptr with `error` set when the request as a whole failed.
-  rd_kafka_event_t* await(rd_kafka_event_type_t type, std::optional<AdminError>& error) {
+  rd_kafka_event_t* awaitOn(rd_kafka_queue_t* q, rd_kafka_event_type_t type, std::optional<AdminError>& error) {
     const auto waitMs = static_cast<int>(timeout.count()) + 5'000;
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, waitMs);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, waitMs);
     if (!ev) {
       error = AdminError{AdminErrorCode::Unavailable, "no answer from the Kafka cluster"};
       return nullptr;
@@ -179,7 +243,6 @@ std::unique_ptr<RdKafkaClusterAdmin> RdKafkaClusterAdmin::create(const ClusterCo
     error = err;
     return nullptr;
   }
-  handle->queue = rd_kafka_queue_new(handle->rk);
   return std::unique_ptr<RdKafkaClusterAdmin>(new RdKafkaClusterAdmin(std::move(handle)));
 }
 
@@ -187,6 +250,7 @@ RdKafkaClusterAdmin::RdKafkaClusterAdmin(std::unique_ptr<Handle> handle) : handl
 RdKafkaClusterAdmin::~RdKafkaClusterAdmin() = default;
 
 std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vector<std::string>& topics) {
+  CallQueue call(handle_->rk);
   std::vector<DescribeResult> out;
   if (topics.empty()) return out;
   auto failAll = [&](const AdminError& e) {
@@ -222,11 +286,11 @@ std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vecto
   std::unordered_map<std::string, AdminError> configErrors;
   if (!resources.empty()) {
     rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, false);
-    rd_kafka_DescribeConfigs(handle_->rk, resources.data(), resources.size(), opts, handle_->queue);
+    rd_kafka_DescribeConfigs(handle_->rk, resources.data(), resources.size(), opts, call.q);
     rd_kafka_AdminOptions_destroy(opts);
     rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
     std::optional<AdminError> callError;
-    rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, callError);
+    rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, callError);
     if (!ev) return failAll(*callError);
     const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev);
     size_t n = 0;
@@ -263,6 +327,7 @@ std::vector<DescribeResult> RdKafkaClusterAdmin::describeTopics(const std::vecto
 }
 
 std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewTopic>& topics, bool validateOnly) {
+  CallQueue call(handle_->rk);
   if (topics.empty()) return {};
   std::vector<rd_kafka_NewTopic_t*> reqs;
   std::vector<std::string> order;
@@ -278,11 +343,11 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewT
     order.push_back(t.name);
   }
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_CREATETOPICS, validateOnly);
-  rd_kafka_CreateTopics(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_CreateTopics(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_NewTopic_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_CREATETOPICS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, callError);
   if (!ev) return allFailed(topics, *callError, &NewTopic::name);
   size_t n = 0;
   const rd_kafka_topic_result_t** rs = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
@@ -294,6 +359,7 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createTopics(const std::vector<NewT
 std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<PartitionIncrease>& increases,
                                                               bool validateOnly) {
   if (increases.empty()) return {};
+  CallQueue call(handle_->rk);
   std::vector<rd_kafka_NewPartitions_t*> reqs;
   std::vector<std::string> order;
   char err[512];
@@ -308,11 +374,11 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<
     order.push_back(p.topic);
   }
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, validateOnly);
-  rd_kafka_CreatePartitions(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_CreatePartitions(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_NewPartitions_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, callError);
   if (!ev) return allFailed(increases, *callError, &PartitionIncrease::topic);
   size_t n = 0;
   const rd_kafka_topic_result_t** rs =
@@ -325,6 +391,7 @@ std::vector<ItemResult> RdKafkaClusterAdmin::createPartitions(const std::vector<
 std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<TopicConfigs>& configs,
                                                           bool validateOnly) {
   if (configs.empty()) return {};
+  CallQueue call(handle_->rk);
   std::vector<rd_kafka_ConfigResource_t*> reqs;
   for (const auto& c : configs) {
     rd_kafka_ConfigResource_t* r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, c.topic.c_str());
@@ -333,11 +400,11 @@ std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<Topi
     reqs.push_back(r);
   }
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_ALTERCONFIGS, validateOnly);
-  rd_kafka_AlterConfigs(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_AlterConfigs(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_ConfigResource_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, callError);
   if (!ev) return allFailed(configs, *callError, &TopicConfigs::topic);
   size_t n = 0;
   const rd_kafka_ConfigResource_t** rs = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
@@ -359,20 +426,252 @@ std::vector<ItemResult> RdKafkaClusterAdmin::alterConfigs(const std::vector<Topi
 }
 
 std::vector<ItemResult> RdKafkaClusterAdmin::deleteTopics(const std::vector<std::string>& topics) {
+  CallQueue call(handle_->rk);
   if (topics.empty()) return {};
   std::vector<rd_kafka_DeleteTopic_t*> reqs;
   for (const auto& t : topics) reqs.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DELETETOPICS, false);
-  rd_kafka_DeleteTopics(handle_->rk, reqs.data(), reqs.size(), opts, handle_->queue);
+  rd_kafka_DeleteTopics(handle_->rk, reqs.data(), reqs.size(), opts, call.q);
   rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_DeleteTopic_destroy_array(reqs.data(), reqs.size());
   std::optional<AdminError> callError;
-  rd_kafka_event_t* ev = handle_->await(RD_KAFKA_EVENT_DELETETOPICS_RESULT, callError);
+  rd_kafka_event_t* ev = handle_->awaitOn(call.q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, callError);
   if (!ev) return allFailedNames(topics, *callError);
   size_t n = 0;
   const rd_kafka_topic_result_t** rs = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
   auto out = topicResults(rs, n, topics);
   rd_kafka_event_destroy(ev);
+  return out;
+}
+
+// ---- consumer groups
+
+std::vector<GroupDescribeResult> RdKafkaClusterAdmin::describeGroups(const std::vector<std::string>& groups) {
+  std::vector<GroupDescribeResult> out;
+  if (groups.empty()) return out;
+  std::vector<const char*> names;
+  for (const auto& g : groups) names.push_back(g.c_str());
+  // One call for every group: librdkafka finds each coordinator and sends one
+  // DescribeGroups per coordinator broker.
+  // Group calls answer on a queue of their own, so that they may run while
+  // another thread makes a topic call (the topic and the group controllers
+  // share this client).
+  rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, false);
+  rd_kafka_DescribeConsumerGroups(handle_->rk, names.data(), names.size(), opts, q);
+  rd_kafka_AdminOptions_destroy(opts);
+  std::optional<AdminError> callError;
+  rd_kafka_event_t* ev = handle_->awaitOn(q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, callError);
+  rd_kafka_queue_destroy(q);
+  if (!ev) {
+    for (const auto& g : groups) out.push_back({g, std::nullopt, callError});
+    return out;
+  }
+  size_t n = 0;
+  const rd_kafka_ConsumerGroupDescription_t** rs =
+      rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+  std::unordered_map<std::string, GroupDescribeResult> byName;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string name = rd_kafka_ConsumerGroupDescription_group_id(rs[i]);
+    GroupDescribeResult r{name, std::nullopt, std::nullopt};
+    if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(rs[i])) {
+      r.error = errorOf(rd_kafka_error_code(e), rd_kafka_error_string(e));
+    } else {
+      GroupDescription d;
+      d.state = stateOf(rd_kafka_ConsumerGroupDescription_state(rs[i]));
+      const size_t members = rd_kafka_ConsumerGroupDescription_member_count(rs[i]);
+      for (size_t m = 0; m < members; ++m) {
+        const rd_kafka_MemberDescription_t* md = rd_kafka_ConsumerGroupDescription_member(rs[i], m);
+        GroupMember member;
+        const char* id = rd_kafka_MemberDescription_consumer_id(md);
+        const char* client = rd_kafka_MemberDescription_client_id(md);
+        const char* host = rd_kafka_MemberDescription_host(md);
+        member.memberId = id ? id : "";
+        member.clientId = client ? client : "";
+        member.host = host ? host : "";
+        if (const rd_kafka_MemberAssignment_t* a = rd_kafka_MemberDescription_assignment(md))
+          for (const auto& p : offsetsOf(rd_kafka_MemberAssignment_partitions(a)))
+            member.assignment.push_back({p.topic, p.partition});
+        d.members.push_back(std::move(member));
+      }
+      r.description = std::move(d);
+    }
+    byName[name] = std::move(r);
+  }
+  rd_kafka_event_destroy(ev);
+  for (const auto& g : groups) {
+    auto it = byName.find(g);
+    if (it == byName.end()) out.push_back({g, std::nullopt, AdminError{AdminErrorCode::Other, "no result for the group"}});
+    else out.push_back(it->second);
+  }
+  return out;
+}
+
+namespace {
+
+// Results of per-group requests sent together (librdkafka 2.0.2 takes one
+// group per ListConsumerGroupOffsets / AlterConsumerGroupOffsets call), by group.
+std::unordered_map<std::string, GroupOffsets> groupOffsetResults(const std::vector<rd_kafka_event_t*>& events,
+                                                                 bool alter) {
+  std::unordered_map<std::string, GroupOffsets> byName;
+  for (rd_kafka_event_t* ev : events) {
+    size_t n = 0;
+    const rd_kafka_group_result_t** rs =
+        alter ? rd_kafka_AlterConsumerGroupOffsets_result_groups(rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n)
+              : rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+    if (n == 0 && rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;  // not attributable
+    for (size_t i = 0; i < n; ++i) {
+      GroupOffsets g;
+      g.group = rd_kafka_group_result_name(rs[i]);
+      if (const rd_kafka_error_t* e = rd_kafka_group_result_error(rs[i]))
+        g.error = errorOf(rd_kafka_error_code(e), rd_kafka_error_string(e));
+      else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        g.error = errorOf(rd_kafka_event_error(ev), rd_kafka_event_error_string(ev));
+      g.offsets = offsetsOf(rd_kafka_group_result_partitions(rs[i]));
+      byName[g.group] = std::move(g);
+    }
+  }
+  return byName;
+}
+
+}  // namespace
+
+std::vector<GroupOffsets> RdKafkaClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
+  std::vector<GroupOffsets> out;
+  if (groups.empty()) return out;
+  // All requests go out at once on a queue of their own, then the answers are
+  // collected: one round trip of latency for the batch, not one per group.
+  rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, false);
+  for (const auto& g : groups) {
+    // No partition list: every partition the group has an offset for.
+    rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(g.c_str(), nullptr);
+    rd_kafka_ListConsumerGroupOffsets(handle_->rk, &req, 1, opts, q);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  }
+  rd_kafka_AdminOptions_destroy(opts);
+  auto events = handle_->awaitMany(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT, groups.size());
+  auto byName = groupOffsetResults(events, false);
+  for (rd_kafka_event_t* ev : events) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  for (const auto& g : groups) {
+    auto it = byName.find(g);
+    if (it == byName.end()) {
+      out.push_back({g, {}, AdminError{AdminErrorCode::Unavailable, "no answer from the group coordinator"}});
+      continue;
+    }
+    // Partitions without a committed offset are not reported (Kafka answers -1 for them).
+    GroupOffsets r = std::move(it->second);
+    r.offsets.erase(std::remove_if(r.offsets.begin(), r.offsets.end(),
+                                   [](const PartitionOffset& p) { return !p.error && p.offset < 0; }),
+                    r.offsets.end());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<GroupOffsets> RdKafkaClusterAdmin::alterGroupOffsets(const std::vector<GroupOffsets>& changes) {
+  std::vector<GroupOffsets> out;
+  if (changes.empty()) return out;
+  rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, false);
+  for (const auto& c : changes) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(c.offsets.size()));
+    for (const auto& p : c.offsets) rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+    rd_kafka_AlterConsumerGroupOffsets_t* req = rd_kafka_AlterConsumerGroupOffsets_new(c.group.c_str(), list);
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_AlterConsumerGroupOffsets(handle_->rk, &req, 1, opts, q);
+    rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+  }
+  rd_kafka_AdminOptions_destroy(opts);
+  auto events = handle_->awaitMany(q, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT, changes.size());
+  auto byName = groupOffsetResults(events, true);
+  for (rd_kafka_event_t* ev : events) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  for (const auto& c : changes) {
+    auto it = byName.find(c.group);
+    if (it == byName.end()) out.push_back({c.group, c.offsets, AdminError{AdminErrorCode::Unavailable, "no answer from the group coordinator"}});
+    else out.push_back(std::move(it->second));
+  }
+  return out;
+}
+
+std::vector<GroupResult> RdKafkaClusterAdmin::deleteGroups(const std::vector<std::string>& groups) {
+  std::vector<GroupResult> out;
+  if (groups.empty()) return out;
+  std::vector<rd_kafka_DeleteGroup_t*> reqs;
+  for (const auto& g : groups) reqs.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
+  rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
+  rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_DELETEGROUPS, false);
+  rd_kafka_DeleteGroups(handle_->rk, reqs.data(), reqs.size(), opts, q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_DeleteGroup_destroy_array(reqs.data(), reqs.size());
+  std::optional<AdminError> callError;
+  rd_kafka_event_t* ev = handle_->awaitOn(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, callError);
+  rd_kafka_queue_destroy(q);
+  if (!ev) {
+    for (const auto& g : groups) out.push_back({g, callError});
+    return out;
+  }
+  size_t n = 0;
+  const rd_kafka_group_result_t** rs = rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &n);
+  std::unordered_map<std::string, std::optional<AdminError>> byName;
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<AdminError> e;
+    if (const rd_kafka_error_t* err = rd_kafka_group_result_error(rs[i]))
+      e = errorOf(rd_kafka_error_code(err), rd_kafka_error_string(err));
+    byName[rd_kafka_group_result_name(rs[i])] = e;
+  }
+  rd_kafka_event_destroy(ev);
+  for (const auto& g : groups) {
+    auto it = byName.find(g);
+    if (it == byName.end()) out.push_back({g, AdminError{AdminErrorCode::Other, "no result for the group"}});
+    else out.push_back({g, it->second});
+  }
+  return out;
+}
+
+std::vector<PartitionOffset> RdKafkaClusterAdmin::listOffsets(const std::vector<OffsetQuery>& queries) {
+  std::vector<PartitionOffset> out;
+  if (queries.empty()) return out;
+  // librdkafka 2.0.2 has no ListOffsets admin call; rd_kafka_offsets_for_times
+  // takes a whole partition list and sends one ListOffsets request per leader
+  // broker, with each element's "offset" as the timestamp to look up — Kafka's
+  // -2 (earliest) and -1 (latest) included. It rejects duplicate partitions, so
+  // queries for the same partition at different times go in separate rounds.
+  std::vector<std::map<TopicPartition, size_t>> rounds;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    TopicPartition tp{queries[i].topic, queries[i].partition};
+    size_t r = 0;
+    while (r < rounds.size() && rounds[r].count(tp)) ++r;
+    if (r == rounds.size()) rounds.emplace_back();
+    rounds[r][tp] = i;
+  }
+  out.resize(queries.size());
+  for (const auto& round : rounds) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(round.size()));
+    for (const auto& [tp, i] : round)
+      rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = queries[i].timestamp;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(handle_->rk, list, static_cast<int>(handle_->timeout.count()));
+    for (int e = 0; e < list->cnt; ++e) {
+      const rd_kafka_topic_partition_t& p = list->elems[e];
+      const size_t i = round.at(TopicPartition{p.topic, p.partition});
+      PartitionOffset& o = out[i];
+      o.topic = p.topic;
+      o.partition = p.partition;
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        o.error = errorOf(err, nullptr);
+      } else if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        o.error = errorOf(p.err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART : p.err,
+                          nullptr);
+      } else if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        o.error = errorOf(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, nullptr);
+      } else {
+        o.offset = p.offset;
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
   return out;
 }
 

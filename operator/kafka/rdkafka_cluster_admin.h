@@ -28,8 +28,15 @@ std::vector<std::string> validateAdminProperties(const std::map<std::string, std
 // factor from one all-topics Metadata request, which never auto-creates).
 // describeTopics costs two round trips (Metadata + DescribeConfigs), the
 // others one each, whatever the number of topics.
-// Threads: one caller at a time (see ClusterAdmin); librdkafka's own threads
-// run inside. Destruction waits for librdkafka to close its connections.
+// Groups: DescribeConsumerGroups and DeleteGroups take every group in one
+// call; List/AlterConsumerGroupOffsets take one group per call in 2.0.2, so a
+// batch sends them all at once and collects the answers (one round trip of
+// latency); listOffsets is rd_kafka_offsets_for_times (one ListOffsets per
+// leader broker for the whole batch).
+// Threads: any thread, also several at once: every call collects its answer
+// on a result queue of its own (rd_kafka_offsets_for_times and the metadata
+// request are synchronous), so the KafkaTopic and the KafkaConsumerGroup
+// controllers share one client. librdkafka's own threads run inside. Destruction waits for librdkafka to close its connections.
 class RdKafkaClusterAdmin final : public ClusterAdmin {
  public:
   // nullptr and `error` set when librdkafka refuses the configuration.
@@ -43,6 +50,11 @@ class RdKafkaClusterAdmin final : public ClusterAdmin {
                                            bool validateOnly) override;
   std::vector<ItemResult> alterConfigs(const std::vector<TopicConfigs>& configs, bool validateOnly) override;
   std::vector<ItemResult> deleteTopics(const std::vector<std::string>& topics) override;
+  std::vector<GroupDescribeResult> describeGroups(const std::vector<std::string>& groups) override;
+  std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups) override;
+  std::vector<GroupOffsets> alterGroupOffsets(const std::vector<GroupOffsets>& changes) override;
+  std::vector<GroupResult> deleteGroups(const std::vector<std::string>& groups) override;
+  std::vector<PartitionOffset> listOffsets(const std::vector<OffsetQuery>& queries) override;
 
   struct Handle;  // librdkafka handles, defined in the .cc
 

@@ -56,6 +56,9 @@ void fail(TopicOutcome& o, const AdminError& e, std::string_view doing) {
       return;  // the planned action stands; it just did not happen yet
     case AdminErrorCode::TopicNotFound:
     case AdminErrorCode::TopicAlreadyExists:
+    case AdminErrorCode::GroupNotFound:
+    case AdminErrorCode::GroupNotEmpty:
+    case AdminErrorCode::Unsupported:
     case AdminErrorCode::Other:
       // A race with another client, or something unexpected: the next attempt re-plans.
       o.reason = reason::kKafkaError;

@@ -1,5 +1,6 @@
 #include "tests/operator/topic/fake_cluster_admin.h"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -190,6 +191,8 @@ std::vector<kafka::ItemResult> FakeClusterAdmin::deleteTopics(const std::vector<
       out.push_back({n, AdminError{AdminErrorCode::TopicNotFound, "This server does not host this topic-partition."}});
       continue;
     }
+    // The topic's records go; groups keep their committed offsets (Kafka expires them later).
+    for (auto it = logs_.begin(); it != logs_.end();) it = it->first.topic == n ? logs_.erase(it) : std::next(it);
     changed = true;
     out.push_back({n, std::nullopt});
   }
@@ -242,6 +245,178 @@ int FakeClusterAdmin::totalCalls() const {
 int FakeClusterAdmin::mutations() const {
   std::lock_guard lock(mu_);
   return mutations_;
+}
+
+// ---- consumer groups
+
+namespace {
+const AdminError kGroupNotEmpty{AdminErrorCode::GroupNotEmpty,
+                                "The coordinator is not aware of this member (the group has active members)"};
+}  // namespace
+
+bool FakeClusterAdmin::partitionExists(const kafka::TopicPartition& tp) const {
+  auto t = topics_.find(tp.topic);
+  return t != topics_.end() && tp.partition >= 0 && tp.partition < t->second.partitions;
+}
+
+std::vector<kafka::GroupDescribeResult> FakeClusterAdmin::describeGroups(const std::vector<std::string>& groups) {
+  std::lock_guard lock(mu_);
+  const bool up = begin("describeGroups");
+  std::vector<kafka::GroupDescribeResult> out;
+  for (const auto& g : groups) {
+    if (!up) { out.push_back({g, std::nullopt, kUnavailable}); continue; }
+    if (auto f = takeFault("describeGroups", g)) { out.push_back({g, std::nullopt, f}); continue; }
+    kafka::GroupDescription d;
+    auto it = groups_.find(g);
+    if (it == groups_.end()) {
+      d.state = kafka::GroupState::Dead;  // Kafka describes an unknown group as Dead, not as an error
+    } else {
+      d.members = it->second.members;
+      d.state = d.members.empty() ? kafka::GroupState::Empty : it->second.forcedState.value_or(kafka::GroupState::Stable);
+    }
+    out.push_back({g, d, std::nullopt});
+  }
+  return out;
+}
+
+std::vector<kafka::GroupOffsets> FakeClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
+  std::lock_guard lock(mu_);
+  const bool up = begin("listGroupOffsets");
+  std::vector<kafka::GroupOffsets> out;
+  for (const auto& g : groups) {
+    if (!up) { out.push_back({g, {}, kUnavailable}); continue; }
+    if (auto f = takeFault("listGroupOffsets", g)) { out.push_back({g, {}, f}); continue; }
+    kafka::GroupOffsets r{g, {}, std::nullopt};
+    if (auto it = groups_.find(g); it != groups_.end())
+      for (const auto& [tp, offset] : it->second.offsets) r.offsets.push_back({tp.topic, tp.partition, offset, std::nullopt});
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<kafka::GroupOffsets> FakeClusterAdmin::alterGroupOffsets(const std::vector<kafka::GroupOffsets>& changes) {
+  std::lock_guard lock(mu_);
+  const bool up = begin("alterGroupOffsets");
+  std::vector<kafka::GroupOffsets> out;
+  bool changed = false;
+  for (const auto& c : changes) {
+    kafka::GroupOffsets r{c.group, c.offsets, std::nullopt};
+    if (!up) { r.error = kUnavailable; out.push_back(std::move(r)); continue; }
+    if (auto f = takeFault("alterGroupOffsets", c.group)) { r.error = f; out.push_back(std::move(r)); continue; }
+    Group& g = groups_[c.group];  // an admin commit to an unknown group creates it (Empty)
+    for (auto& p : r.offsets) {
+      if (!g.members.empty()) p.error = kGroupNotEmpty;
+      else if (!partitionExists({p.topic, p.partition}))
+        p.error = AdminError{AdminErrorCode::TopicNotFound, "This server does not host this topic-partition."};
+      else {
+        g.offsets[{p.topic, p.partition}] = p.offset;
+        changed = true;
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  if (changed) ++mutations_;
+  return out;
+}
+
+std::vector<kafka::GroupResult> FakeClusterAdmin::deleteGroups(const std::vector<std::string>& groups) {
+  std::lock_guard lock(mu_);
+  const bool up = begin("deleteGroups");
+  std::vector<kafka::GroupResult> out;
+  bool changed = false;
+  for (const auto& g : groups) {
+    if (!up) { out.push_back({g, kUnavailable}); continue; }
+    if (auto f = takeFault("deleteGroups", g)) { out.push_back({g, f}); continue; }
+    auto it = groups_.find(g);
+    if (it == groups_.end()) {
+      out.push_back({g, AdminError{AdminErrorCode::GroupNotFound, "The group id does not exist."}});
+    } else if (!it->second.members.empty()) {
+      out.push_back({g, AdminError{AdminErrorCode::GroupNotEmpty, "The group is not empty."}});
+    } else {
+      groups_.erase(it);
+      changed = true;
+      out.push_back({g, std::nullopt});
+    }
+  }
+  if (changed) ++mutations_;
+  return out;
+}
+
+std::vector<kafka::PartitionOffset> FakeClusterAdmin::listOffsets(const std::vector<kafka::OffsetQuery>& queries) {
+  std::lock_guard lock(mu_);
+  const bool up = begin("listOffsets");
+  std::vector<kafka::PartitionOffset> out;
+  for (const auto& q : queries) {
+    kafka::PartitionOffset r{q.topic, q.partition, -1, std::nullopt};
+    if (!up) { r.error = kUnavailable; out.push_back(r); continue; }
+    if (auto f = takeFault("listOffsets", q.topic)) { r.error = f; out.push_back(r); continue; }
+    if (!partitionExists({q.topic, q.partition})) {
+      r.error = AdminError{AdminErrorCode::TopicNotFound, "This server does not host this topic-partition."};
+      out.push_back(r);
+      continue;
+    }
+    PartitionLog log;
+    if (auto it = logs_.find({q.topic, q.partition}); it != logs_.end()) log = it->second;
+    if (q.timestamp == kafka::kEarliestTimestamp) r.offset = log.start;
+    else if (q.timestamp == kafka::kLatestTimestamp) r.offset = log.end;
+    else {
+      // The first offset whose record timestamp is >= the time; -1 when none is.
+      for (const auto& [offset, ts] : log.timestamps)
+        if (offset >= log.start && ts >= q.timestamp) {
+          r.offset = offset;
+          break;
+        }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+void FakeClusterAdmin::produce(const std::string& topic, int32_t partition, int count, int64_t timestampMs) {
+  std::lock_guard lock(mu_);
+  PartitionLog& log = logs_[{topic, partition}];
+  for (int i = 0; i < count; ++i) log.timestamps[log.end++] = timestampMs;
+}
+
+void FakeClusterAdmin::truncateBefore(const std::string& topic, int32_t partition, int64_t newLogStart) {
+  std::lock_guard lock(mu_);
+  PartitionLog& log = logs_[{topic, partition}];
+  log.start = std::max(log.start, std::min(newLogStart, log.end));
+  log.timestamps.erase(log.timestamps.begin(), log.timestamps.lower_bound(log.start));
+}
+
+void FakeClusterAdmin::join(const std::string& group, kafka::GroupMember member) {
+  std::lock_guard lock(mu_);
+  groups_[group].members.push_back(std::move(member));
+}
+
+void FakeClusterAdmin::leave(const std::string& group, const std::string& memberId) {
+  std::lock_guard lock(mu_);
+  auto& members = groups_[group].members;
+  members.erase(std::remove_if(members.begin(), members.end(),
+                               [&](const kafka::GroupMember& m) { return m.memberId == memberId; }),
+                members.end());
+}
+
+void FakeClusterAdmin::setGroupState(const std::string& group, kafka::GroupState state) {
+  std::lock_guard lock(mu_);
+  groups_[group].forcedState = state;
+}
+
+void FakeClusterAdmin::commit(const std::string& group, const std::string& topic, int32_t partition, int64_t offset) {
+  std::lock_guard lock(mu_);
+  groups_[group].offsets[{topic, partition}] = offset;
+}
+
+std::map<kafka::TopicPartition, int64_t> FakeClusterAdmin::committed(const std::string& group) const {
+  std::lock_guard lock(mu_);
+  auto it = groups_.find(group);
+  return it == groups_.end() ? std::map<kafka::TopicPartition, int64_t>{} : it->second.offsets;
+}
+
+bool FakeClusterAdmin::groupExists(const std::string& group) const {
+  std::lock_guard lock(mu_);
+  return groups_.count(group) > 0;
 }
 
 }  // namespace tributary::op::test

@@ -4,6 +4,12 @@
 // replacing the whole dynamic set, validateOnly, InvalidPartitions for
 // decreases, InvalidConfig for unknown keys and bad values, per-item errors,
 // an "unavailable" mode, and a count of round trips per operation.
+// Consumer groups as Apache Kafka's group coordinator keeps them: a group
+// nobody knows is Dead; with members it is Stable (or a rebalance state set by
+// the test); without, Empty. Offset commits and deletion are refused
+// (GroupNotEmpty: Kafka's UNKNOWN_MEMBER_ID / NON_EMPTY_GROUP) while members
+// exist. Partition logs have a log start, a log end and record timestamps, so
+// ListOffsets (earliest, latest, by time) answers as a broker does.
 // Threads: every method may be called from any thread (one mutex).
 #include <map>
 #include <mutex>
@@ -31,8 +37,28 @@ class FakeClusterAdmin final : public kafka::ClusterAdmin {
                                                   bool validateOnly) override;
   std::vector<kafka::ItemResult> alterConfigs(const std::vector<kafka::TopicConfigs>& configs, bool validateOnly) override;
   std::vector<kafka::ItemResult> deleteTopics(const std::vector<std::string>& topics) override;
+  std::vector<kafka::GroupDescribeResult> describeGroups(const std::vector<std::string>& groups) override;
+  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups) override;
+  std::vector<kafka::GroupOffsets> alterGroupOffsets(const std::vector<kafka::GroupOffsets>& changes) override;
+  std::vector<kafka::GroupResult> deleteGroups(const std::vector<std::string>& groups) override;
+  std::vector<kafka::PartitionOffset> listOffsets(const std::vector<kafka::OffsetQuery>& queries) override;
 
-  // ---- test controls
+  // ---- test controls: groups and logs
+  // Appends `count` records with this timestamp (ms) to a partition of an existing topic.
+  void produce(const std::string& topic, int32_t partition, int count, int64_t timestampMs);
+  // Moves the log start (retention or DeleteRecords removed the records before it).
+  void truncateBefore(const std::string& topic, int32_t partition, int64_t newLogStart);
+  // A consumer joins (the group becomes Stable) or leaves (Empty once no member is left).
+  void join(const std::string& group, kafka::GroupMember member);
+  void leave(const std::string& group, const std::string& memberId);
+  // Forces the state the coordinator reports while members exist (e.g. PreparingRebalance).
+  void setGroupState(const std::string& group, kafka::GroupState state);
+  // A commit by the group's own consumers (allowed with members).
+  void commit(const std::string& group, const std::string& topic, int32_t partition, int64_t offset);
+  std::map<kafka::TopicPartition, int64_t> committed(const std::string& group) const;
+  bool groupExists(const std::string& group) const;
+
+  // ---- test controls: topics
   // A topic made outside the operator (or drift: overwrite an existing one).
   void putTopic(const std::string& name, Topic topic);
   std::optional<Topic> topic(const std::string& name) const;
@@ -57,6 +83,19 @@ class FakeClusterAdmin final : public kafka::ClusterAdmin {
   const int brokers_;
   mutable std::mutex mu_;
   std::map<std::string, Topic> topics_;
+  struct PartitionLog {
+    int64_t start = 0;
+    int64_t end = 0;
+    std::map<int64_t, int64_t> timestamps;  // offset → record timestamp, for offsets [start, end)
+  };
+  std::map<kafka::TopicPartition, PartitionLog> logs_;  // absent: an empty log at 0
+  struct Group {
+    std::vector<kafka::GroupMember> members;
+    std::optional<kafka::GroupState> forcedState;
+    std::map<kafka::TopicPartition, int64_t> offsets;
+  };
+  std::map<std::string, Group> groups_;
+  bool partitionExists(const kafka::TopicPartition& tp) const;
   bool unavailable_ = false;
   std::map<std::pair<std::string, std::string>, kafka::AdminError> faults_;
   std::map<std::string, int> calls_;
