@@ -187,6 +187,7 @@ TEST_F(ChartTest, ChartVersionAndImagesAreTheProjectVersion) {
 TEST_F(ChartTest, InstallYamlHoldsTheObjectsOfTheInstallInApplyOrder) {
   Manifest m(readFile(sourceDir() + "/manifests/install.yaml"));
   EXPECT_EQ(m.ids(), (std::vector<std::string>{
+                         "CustomResourceDefinition/kafkaconsumergroups.tributary.dev",
                          "CustomResourceDefinition/kafkatopics.tributary.dev",
                          "Namespace/tributary-system",
                          "PodDisruptionBudget/tributary-operator",
