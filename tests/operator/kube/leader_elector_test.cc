@@ -56,7 +56,9 @@ TEST_F(LeaderElectionTest, OneOfTwoLeadsAndAReleaseHandsOverAtOnce) {
   EXPECT_FALSE(a.elector.isLeader());
   EXPECT_EQ(a.stopped.load(), 1);
   EXPECT_EQ(a.gauge(), 0);
-  ASSERT_TRUE(eventually([&] { return b.elector.isLeader(); }));
+  // isLeader() turns true just before onStartedLeading runs on the elector's
+  // thread: await the callback, not only the flag (a race seen once under ASan).
+  ASSERT_TRUE(eventually([&] { return b.elector.isLeader() && b.started.load() >= 1; }));
   EXPECT_EQ(b.started.load(), 1);
   EXPECT_EQ(lease()["spec"]["holderIdentity"], "b");
   EXPECT_EQ(lease()["spec"]["leaseTransitions"], 1);
@@ -84,7 +86,7 @@ TEST_F(LeaderElectionTest, LeaderThatCannotRenewStepsDown) {
   EXPECT_EQ(a.gauge(), 0);
   // Once the API server answers again it competes again (and, alone, wins).
   server->failNextRequests(0, 503);
-  ASSERT_TRUE(eventually([&] { return a.elector.isLeader(); }));
+  ASSERT_TRUE(eventually([&] { return a.elector.isLeader() && a.started.load() >= 2; }));
   EXPECT_EQ(a.started.load(), 2);
 }
 
