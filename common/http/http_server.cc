@@ -57,7 +57,7 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
     } catch (...) {
     }
     log::error("request handler failed", {{"path", req.path}, {"error", what}});
-    setError(res, 500, "INTERNAL", "the sidecar failed to handle the request: " + what);
+    setError(res, 500, "INTERNAL", "the server failed to handle the request (a bug; the log has it): " + what);
   });
 }
 
