@@ -97,9 +97,19 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
   }
   if (const YAML::Node cg = root["consumerGroups"]; cg && !cg.IsNull()) {
     if (!cg.IsMap()) {
-      errors.push_back("consumerGroups: must be a mapping {lagInterval, statusInterval, lagChangeFraction}");
+      errors.push_back(
+          "consumerGroups: must be a mapping {lagInterval, statusInterval, lagChangeFraction, partitionLagMetrics}");
     } else {
-      unknownKeys(cg, {"lagInterval", "statusInterval", "lagChangeFraction"}, "consumerGroups.", errors);
+      unknownKeys(cg, {"lagInterval", "statusInterval", "lagChangeFraction", "partitionLagMetrics"}, "consumerGroups.",
+                  errors);
+      if (const YAML::Node pm = cg["partitionLagMetrics"]; pm && !pm.IsNull()) {
+        std::string text;
+        if (scalarString(pm, "consumerGroups.partitionLagMetrics", text, errors)) {
+          if (text == "true") c.consumerGroups.partitionLagMetrics = true;
+          else if (text == "false") c.consumerGroups.partitionLagMetrics = false;
+          else errors.push_back("consumerGroups.partitionLagMetrics: must be true or false, got \"" + text + "\"");
+        }
+      }
       for (auto [key, target] : {std::pair<const char*, std::chrono::milliseconds*>{"lagInterval", &c.consumerGroups.lagInterval},
                                  {"statusInterval", &c.consumerGroups.statusInterval}}) {
         const YAML::Node n = cg[key];

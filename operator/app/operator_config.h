@@ -21,11 +21,14 @@ struct LeaderElectionConfig {
 // watchNamespaces: []  — controller mode: namespaces to watch (empty: all)
 // resyncPeriod: 5m     — controller mode: how often every resource is re-checked (drift)
 // leaderElection:      {enabled, leaseName, namespace} — controller mode
-// consumerGroups: {lagInterval: 30s, statusInterval: 5m, lagChangeFraction: 0.1}
+// consumerGroups: {lagInterval: 30s, statusInterval: 5m, lagChangeFraction: 0.1, partitionLagMetrics: false}
 struct ConsumerGroupsConfig {
   std::chrono::milliseconds lagInterval{30'000};      // one lag pass per cluster per interval
   std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
   double lagChangeFraction = 0.10;                    // larger moves are written at the next pass
+  // tributary_consumer_group_partition_lag, one series per partition: off by
+  // default to bound cardinality (1000 groups x 12 partitions = 12 000 series).
+  bool partitionLagMetrics = false;
 };
 
 struct OperatorConfig {

@@ -99,6 +99,12 @@ ConsumerGroupController::ConsumerGroupController(kube::KubeClient& client, Objec
                      .Name("tributary_consumer_group_lag")
                      .Help("Records not yet consumed by the group, per topic (log end - committed offset)")
                      .Register(r);
+    if (options_.partitionLagMetrics)
+      partitionLagGauge_ = &prometheus::BuildGauge()
+                                .Name("tributary_consumer_group_partition_lag")
+                                .Help("Records not yet consumed by the group, per partition (consumerGroups."
+                                      "partitionLagMetrics)")
+                                .Register(r);
     lagSecondsGauge_ = &prometheus::BuildGauge()
                             .Name("tributary_consumer_group_lag_seconds")
                             .Help("Age of the oldest record the group has not consumed, in seconds")
@@ -217,11 +223,27 @@ void ConsumerGroupController::updateMetrics(const std::string& key, const group:
       {"namespace", g.resource.namespace_}, {"name", g.resource.name}, {"group", g.spec.groupId}};
   std::lock_guard lock(snapshotsMutex_);
   metricLabels_[key] = base;
+  std::set<Labels> topics, partitions;
   for (const auto& t : lag.topics) {
     auto labels = base;
     labels["topic"] = t.topic;
     lagGauge_->Add(labels).Set(static_cast<double>(t.lag));
+    topics.insert(labels);
+    if (!partitionLagGauge_) continue;
+    for (const auto& p : t.partitions) {
+      auto pl = labels;
+      pl["partition"] = std::to_string(p.partition);
+      partitionLagGauge_->Add(pl).Set(static_cast<double>(p.lag));
+      partitions.insert(pl);
+    }
   }
+  // Series of topics (partitions) no longer in the view go.
+  for (const auto& l : topicSeries_[key])
+    if (!topics.count(l)) lagGauge_->Remove(&lagGauge_->Add(l));
+  for (const auto& l : partitionSeries_[key])
+    if (!partitions.count(l)) partitionLagGauge_->Remove(&partitionLagGauge_->Add(l));
+  topicSeries_[key] = std::move(topics);
+  partitionSeries_[key] = std::move(partitions);
   if (lag.lagSeconds) lagSecondsGauge_->Add(base).Set(static_cast<double>(*lag.lagSeconds));
   membersGauge_->Add(base).Set(static_cast<double>(lag.members.size()));
   for (auto s : {kafka::GroupState::Stable, kafka::GroupState::Empty, kafka::GroupState::Dead,
@@ -241,12 +263,10 @@ void ConsumerGroupController::forget(const Json& object) {
   if (labels != metricLabels_.end() && lagGauge_) {
     // Every series of this resource goes with it (prometheus-cpp removes by metric).
     auto base = labels->second;
-    if (snap != snapshots_.end())
-      for (const auto& t : snap->second.lag.topics) {
-        auto l = base;
-        l["topic"] = t.topic;
-        lagGauge_->Remove(&lagGauge_->Add(l));
-      }
+    for (const auto& l : topicSeries_[key]) lagGauge_->Remove(&lagGauge_->Add(l));
+    for (const auto& l : partitionSeries_[key]) partitionLagGauge_->Remove(&partitionLagGauge_->Add(l));
+    topicSeries_.erase(key);
+    partitionSeries_.erase(key);
     lagSecondsGauge_->Remove(&lagSecondsGauge_->Add(base));
     membersGauge_->Remove(&membersGauge_->Add(base));
     for (auto s : {"Stable", "Empty", "Dead", "PreparingRebalance", "CompletingRebalance", "Unknown"}) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct ConsumerGroupControllerOptions {
   std::chrono::milliseconds statusInterval{5 * 60 * 1000};
   double lagChangeFraction = 0.10;
   size_t maxMembersListed = 20;
+  // Also tributary_consumer_group_partition_lag{...,topic,partition}.
+  bool partitionLagMetrics = false;
   prometheus::Registry* registry = nullptr;  // metrics when set; must outlive the controller
   std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
 };
@@ -92,8 +95,13 @@ class ConsumerGroupController final : public runtime::BatchReconciler {
   mutable std::mutex snapshotsMutex_;
   std::map<std::string, Snapshot> snapshots_;  // by key
   std::map<std::string, std::map<std::string, std::string>> metricLabels_;  // key -> base labels
+  // key -> the labels of its per-topic / per-partition series, so that a topic
+  // or partition that left the view takes its series with it.
+  using Labels = std::map<std::string, std::string>;
+  std::map<std::string, std::set<Labels>> topicSeries_, partitionSeries_;
 
   prometheus::Family<prometheus::Gauge>* lagGauge_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* partitionLagGauge_ = nullptr;
   prometheus::Family<prometheus::Gauge>* lagSecondsGauge_ = nullptr;
   prometheus::Family<prometheus::Gauge>* membersGauge_ = nullptr;
   prometheus::Family<prometheus::Gauge>* stateGauge_ = nullptr;

@@ -170,6 +170,7 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
   options.lagInterval = config.consumerGroups.lagInterval;
   options.statusInterval = config.consumerGroups.statusInterval;
   options.lagChangeFraction = config.consumerGroups.lagChangeFraction;
+  options.partitionLagMetrics = config.consumerGroups.partitionLagMetrics;
   options.leaderElection = flags.leaderElect.value_or(config.leaderElection.enabled);
   options.lease.leaseName = config.leaderElection.leaseName;
   options.lease.leaseNamespace =

@@ -226,6 +226,7 @@ void OperatorManager::startGroups(Term& t, const std::map<std::string, ClusterTa
   gopts.lagInterval = options_.lagInterval;
   gopts.statusInterval = options_.statusInterval;
   gopts.lagChangeFraction = options_.lagChangeFraction;
+  gopts.partitionLagMetrics = options_.partitionLagMetrics;
   gopts.registry = registry_.get();
   t.groups = std::make_shared<ConsumerGroupController>(*client_, store, clusters, *events_, gopts);
   runtime::ControllerOptions copts;

@@ -46,6 +46,7 @@ struct ManagerOptions {
   std::chrono::milliseconds lagInterval{30'000};      // one lag pass per cluster per interval
   std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
   double lagChangeFraction = 0.10;                    // a larger move is written at once
+  bool partitionLagMetrics = false;                   // tributary_consumer_group_partition_lag
 };
 
 // Makes the admin client of one configured cluster (tests inject a double).

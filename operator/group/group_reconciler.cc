@@ -54,6 +54,29 @@ std::map<std::string, int> partitionCounts(kafka::ClusterAdmin& admin, const std
   return out;
 }
 
+// The partitions each group id is to be asked its committed offsets for
+// (listGroupOffsets' `only`): a group whose every resource names its topics
+// is asked for exactly their partitions; one that wants every topic it has
+// offsets for (a null entry) for all. `interest`: per resource, its group id
+// and its topics or null.
+kafka::GroupPartitions namedPartitions(const std::vector<std::pair<std::string, const std::set<std::string>*>>& interest,
+                                       const std::map<std::string, int>& counts) {
+  std::set<std::string> wantsAll;
+  for (const auto& [id, topics] : interest)
+    if (!topics) wantsAll.insert(id);
+  std::map<std::string, std::set<TopicPartition>> named;
+  for (const auto& [id, topics] : interest) {
+    if (!topics || wantsAll.count(id)) continue;
+    auto& partitions = named[id];
+    for (const auto& topic : *topics)
+      if (auto c = counts.find(topic); c != counts.end())
+        for (int p = 0; p < c->second; ++p) partitions.insert({topic, p});
+  }
+  kafka::GroupPartitions out;
+  for (auto& [id, partitions] : named) out[id] = {partitions.begin(), partitions.end()};
+  return out;
+}
+
 // Log start and end of every partition given: two rounds of ListOffsets
 // (earliest, latest) in one call.
 std::map<TopicPartition, LogRange> logRanges(kafka::ClusterAdmin& admin, const std::set<TopicPartition>& partitions,
@@ -112,22 +135,32 @@ std::vector<GroupLag> GroupReconciler::observe(const std::vector<KafkaConsumerGr
     }
     return out;
   }
-  std::unordered_map<std::string, kafka::GroupOffsets> offsets;
-  for (auto& o : admin_.listGroupOffsets(ids)) offsets[o.group] = std::move(o);
-
-  // Which topics each group reports: spec.topics, else those it has offsets for.
+  // Which topics each group reports: spec.topics (known now: their
+  // partitions are described first, so that the committed offsets can be
+  // asked for by name), else those it has offsets for (described after).
   std::vector<std::set<std::string>> topicsOf(groups.size());
-  std::set<std::string> allTopics;
+  std::set<std::string> named;
+  std::vector<std::pair<std::string, const std::set<std::string>*>> interest;
   for (size_t i = 0; i < groups.size(); ++i) {
     const auto& spec = groups[i].spec;
-    if (!spec.topics.empty()) topicsOf[i].insert(spec.topics.begin(), spec.topics.end());
-    else if (auto it = offsets.find(spec.groupId); it != offsets.end())
-      for (const auto& p : it->second.offsets) topicsOf[i].insert(p.topic);
-    allTopics.insert(topicsOf[i].begin(), topicsOf[i].end());
+    topicsOf[i].insert(spec.topics.begin(), spec.topics.end());
+    named.insert(spec.topics.begin(), spec.topics.end());
+    interest.push_back({spec.groupId, spec.topics.empty() ? nullptr : &topicsOf[i]});
   }
   std::set<std::string> missing;
   std::optional<AdminError> describeError;
-  const auto counts = partitionCounts(admin_, allTopics, missing, describeError);
+  auto counts = partitionCounts(admin_, named, missing, describeError);
+  std::unordered_map<std::string, kafka::GroupOffsets> offsets;
+  for (auto& o : admin_.listGroupOffsets(ids, namedPartitions(interest, counts))) offsets[o.group] = std::move(o);
+  std::set<std::string> discovered;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (!groups[i].spec.topics.empty()) continue;
+    if (auto it = offsets.find(groups[i].spec.groupId); it != offsets.end())
+      for (const auto& p : it->second.offsets) topicsOf[i].insert(p.topic);
+    for (const auto& t : topicsOf[i])
+      if (!named.count(t)) discovered.insert(t);
+  }
+  counts.merge(partitionCounts(admin_, discovered, missing, describeError));
   std::set<TopicPartition> partitions;
   for (const auto& [topic, n] : counts)
     for (int p = 0; p < n; ++p) partitions.insert({topic, p});
@@ -143,7 +176,11 @@ std::vector<GroupLag> GroupReconciler::observe(const std::vector<KafkaConsumerGr
     lag.groupId = g.spec.groupId;
     const auto& d = described[g.spec.groupId];
     const auto& o = offsets[g.spec.groupId];
-    if (d.error || !d.description) {
+    // Brokers without DescribeGroups (librdkafka's mock cluster, some
+    // Kafka-compatible services): state and members are unknown, the lag —
+    // committed and log offsets — is still what it is.
+    const bool describable = !(d.error && d.error->code == AdminErrorCode::Unsupported);
+    if (describable && (d.error || !d.description)) {
       lag.error = d.error.value_or(AdminError{AdminErrorCode::Other, "no description of the group"});
       continue;
     }
@@ -155,8 +192,10 @@ std::vector<GroupLag> GroupReconciler::observe(const std::vector<KafkaConsumerGr
       lag.error = describeError;
       continue;
     }
-    lag.state = d.description->state;
-    lag.members = d.description->members;
+    if (describable) {
+      lag.state = d.description->state;
+      lag.members = d.description->members;
+    }
     std::map<TopicPartition, int64_t> committed;
     for (const auto& p : o.offsets)
       if (!p.error && p.offset >= 0) committed[{p.topic, p.partition}] = p.offset;
@@ -245,6 +284,13 @@ std::vector<ResetOutcome> GroupReconciler::reset(const std::vector<KafkaConsumer
   for (size_t i : pending) {
     auto& o = out[i];
     const auto& d = described[o.groupId];
+    // Brokers without DescribeGroups: the broker's own check is what stands —
+    // it refuses an admin commit while the group has members (UNKNOWN_MEMBER_ID
+    // or REBALANCE_IN_PROGRESS, which become GroupNotEmpty below).
+    if (d.error && d.error->code == AdminErrorCode::Unsupported) {
+      empty.push_back(i);
+      continue;
+    }
     if (d.error || !d.description) {
       fail(o, d.error.value_or(AdminError{AdminErrorCode::Other, "no description"}), "describing the group");
       continue;
@@ -264,22 +310,36 @@ std::vector<ResetOutcome> GroupReconciler::reset(const std::vector<KafkaConsumer
   // 2. Committed offsets (before), the scope's partitions and their log ranges.
   std::vector<std::string> emptyIds;
   for (size_t i : empty) emptyIds.push_back(out[i].groupId);
-  std::unordered_map<std::string, kafka::GroupOffsets> offsets;
-  for (auto& o : admin_.listGroupOffsets(emptyIds)) offsets[o.group] = std::move(o);
+  // The scope is known before the offsets unless it is "every topic the
+  // group has offsets for"; as in observe(), known topics are described
+  // first and their offsets asked for by name.
   std::vector<std::set<std::string>> scope(groups.size());
-  std::set<std::string> allTopics;
+  std::vector<bool> scopeFromOffsets(groups.size(), false);
+  std::set<std::string> named;
+  std::vector<std::pair<std::string, const std::set<std::string>*>> interest;
   for (size_t i : empty) {
     const auto& spec = groups[i].spec;
     const auto& r = *spec.offsetReset;
     if (!r.topics.empty()) scope[i].insert(r.topics.begin(), r.topics.end());
     else if (r.to == ResetTo::Offsets) for (const auto& e : r.offsets) scope[i].insert(e.topic);
     else if (!spec.topics.empty()) scope[i].insert(spec.topics.begin(), spec.topics.end());
-    else for (const auto& p : offsets[spec.groupId].offsets) scope[i].insert(p.topic);
-    allTopics.insert(scope[i].begin(), scope[i].end());
+    else scopeFromOffsets[i] = true;
+    named.insert(scope[i].begin(), scope[i].end());
+    interest.push_back({spec.groupId, scopeFromOffsets[i] ? nullptr : &scope[i]});
   }
   std::set<std::string> missing;
   std::optional<AdminError> describeError;
-  const auto counts = partitionCounts(admin_, allTopics, missing, describeError);
+  auto counts = partitionCounts(admin_, named, missing, describeError);
+  std::unordered_map<std::string, kafka::GroupOffsets> offsets;
+  for (auto& o : admin_.listGroupOffsets(emptyIds, namedPartitions(interest, counts))) offsets[o.group] = std::move(o);
+  std::set<std::string> discovered;
+  for (size_t i : empty) {
+    if (!scopeFromOffsets[i]) continue;
+    for (const auto& p : offsets[groups[i].spec.groupId].offsets) scope[i].insert(p.topic);
+    for (const auto& t : scope[i])
+      if (!named.count(t)) discovered.insert(t);
+  }
+  counts.merge(partitionCounts(admin_, discovered, missing, describeError));
   std::set<TopicPartition> partitions;
   for (const auto& [topic, n] : counts)
     for (int p = 0; p < n; ++p) partitions.insert({topic, p});

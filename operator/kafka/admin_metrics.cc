@@ -107,8 +107,9 @@ std::vector<GroupDescribeResult> InstrumentedClusterAdmin::describeGroups(const 
   return r;
 }
 
-std::vector<GroupOffsets> InstrumentedClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
-  auto r = inner_->listGroupOffsets(groups);
+std::vector<GroupOffsets> InstrumentedClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups,
+                                                                    const GroupPartitions& only) {
+  auto r = inner_->listGroupOffsets(groups, only);
   if (!groups.empty()) metrics_->record("listGroupOffsets", resultOf(r));
   return r;
 }

@@ -26,7 +26,7 @@ std::vector<GroupDescribeResult> ClusterAdmin::describeGroups(const std::vector<
   return out;
 }
 
-std::vector<GroupOffsets> ClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
+std::vector<GroupOffsets> ClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups, const GroupPartitions&) {
   std::vector<GroupOffsets> out;
   for (const auto& g : groups) out.push_back({g, {}, unsupported()});
   return out;

@@ -26,7 +26,7 @@ enum class AdminErrorCode {
   GroupNotFound,   // GROUP_ID_NOT_FOUND (e.g. deleting a group that does not exist)
   GroupNotEmpty,   // the group has active members: NON_EMPTY_GROUP, UNKNOWN_MEMBER_ID on an offset commit,
                    // REBALANCE_IN_PROGRESS — Kafka refuses offset changes and deletion while members exist
-  Unsupported,     // this ClusterAdmin has no such operation (a topic-only test double)
+  Unsupported,     // no such operation: a topic-only test double, or brokers that do not implement the request
   Other,
 };
 
@@ -93,6 +93,9 @@ struct TopicPartition {
   bool operator<(const TopicPartition& o) const { return std::tie(topic, partition) < std::tie(o.topic, o.partition); }
   bool operator==(const TopicPartition& o) const { return topic == o.topic && partition == o.partition; }
 };
+
+// Per group id, the partitions a call is limited to (see listGroupOffsets).
+using GroupPartitions = std::map<std::string, std::vector<TopicPartition>>;
 
 struct GroupMember {
   std::string memberId;
@@ -170,9 +173,15 @@ class ClusterAdmin {
 
   // State and members of each group (DescribeGroups, one request per coordinator).
   virtual std::vector<GroupDescribeResult> describeGroups(const std::vector<std::string>& groups);
-  // Every committed offset of each group (OffsetFetch). A group without
-  // offsets answers an empty list.
-  virtual std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups);
+  // The committed offsets of each group (OffsetFetch). A group named in
+  // `only` is asked for exactly those partitions (an empty list: none, and no
+  // request); any other group for every partition it has an offset for.
+  // Naming the partitions is what a caller that knows its topics should do:
+  // it is the request every broker version answers (the all-partitions form
+  // needs OffsetFetch v2+, and librdkafka's mock cluster answers it empty).
+  // Partitions without a committed offset are not in the answer.
+  virtual std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups,
+                                                     const GroupPartitions& only = {});
   // Commits the given offsets for each group (OffsetCommit as an admin, no
   // member id). Kafka refuses it (GroupNotEmpty) while the group has members.
   virtual std::vector<GroupOffsets> alterGroupOffsets(const std::vector<GroupOffsets>& changes);

@@ -51,6 +51,10 @@ AdminErrorCode codeOf(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
     case RD_KAFKA_RESP_ERR__NODE_UPDATE:
     case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION: return AdminErrorCode::Unavailable;
+    // The brokers do not implement the request (e.g. DescribeGroups on
+    // librdkafka's mock cluster): callers may degrade, not retry.
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION: return AdminErrorCode::Unsupported;
     default: return AdminErrorCode::Other;
   }
 }
@@ -536,25 +540,40 @@ std::unordered_map<std::string, GroupOffsets> groupOffsetResults(const std::vect
 
 }  // namespace
 
-std::vector<GroupOffsets> RdKafkaClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
+std::vector<GroupOffsets> RdKafkaClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups,
+                                                                const GroupPartitions& only) {
   std::vector<GroupOffsets> out;
   if (groups.empty()) return out;
   // All requests go out at once on a queue of their own, then the answers are
   // collected: one round trip of latency for the batch, not one per group.
   rd_kafka_queue_t* q = rd_kafka_queue_new(handle_->rk);
   rd_kafka_AdminOptions_t* opts = handle_->options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, false);
+  size_t sent = 0;
   for (const auto& g : groups) {
+    auto named = only.find(g);
+    if (named != only.end() && named->second.empty()) continue;  // nothing asked: no request
     // No partition list: every partition the group has an offset for.
-    rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(g.c_str(), nullptr);
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    if (named != only.end()) {
+      list = rd_kafka_topic_partition_list_new(static_cast<int>(named->second.size()));
+      for (const auto& tp : named->second) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+    }
+    rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(g.c_str(), list);
+    if (list) rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_ListConsumerGroupOffsets(handle_->rk, &req, 1, opts, q);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    ++sent;
   }
   rd_kafka_AdminOptions_destroy(opts);
-  auto events = handle_->awaitMany(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT, groups.size());
+  auto events = handle_->awaitMany(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT, sent);
   auto byName = groupOffsetResults(events, false);
   for (rd_kafka_event_t* ev : events) rd_kafka_event_destroy(ev);
   rd_kafka_queue_destroy(q);
   for (const auto& g : groups) {
+    if (auto named = only.find(g); named != only.end() && named->second.empty()) {
+      out.push_back({g, {}, std::nullopt});
+      continue;
+    }
     auto it = byName.find(g);
     if (it == byName.end()) {
       out.push_back({g, {}, AdminError{AdminErrorCode::Unavailable, "no answer from the group coordinator"}});

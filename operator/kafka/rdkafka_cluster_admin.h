@@ -51,7 +51,8 @@ class RdKafkaClusterAdmin final : public ClusterAdmin {
   std::vector<ItemResult> alterConfigs(const std::vector<TopicConfigs>& configs, bool validateOnly) override;
   std::vector<ItemResult> deleteTopics(const std::vector<std::string>& topics) override;
   std::vector<GroupDescribeResult> describeGroups(const std::vector<std::string>& groups) override;
-  std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups) override;
+  std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups,
+                                             const GroupPartitions& only = {}) override;
   std::vector<GroupOffsets> alterGroupOffsets(const std::vector<GroupOffsets>& changes) override;
   std::vector<GroupResult> deleteGroups(const std::vector<std::string>& groups) override;
   std::vector<PartitionOffset> listOffsets(const std::vector<OffsetQuery>& queries) override;

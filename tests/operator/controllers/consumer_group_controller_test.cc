@@ -49,8 +49,9 @@ class SharedAdmin final : public op::kafka::ClusterAdmin {
   std::vector<op::kafka::GroupDescribeResult> describeGroups(const std::vector<std::string>& g) override {
     return f_.describeGroups(g);
   }
-  std::vector<op::kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& g) override {
-    return f_.listGroupOffsets(g);
+  std::vector<op::kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& g,
+      const op::kafka::GroupPartitions& only = {}) override {
+    return f_.listGroupOffsets(g, only);
   }
   std::vector<op::kafka::GroupOffsets> alterGroupOffsets(const std::vector<op::kafka::GroupOffsets>& c) override {
     return f_.alterGroupOffsets(c);
@@ -105,6 +106,7 @@ class ConsumerGroupControllerTest : public ::testing::Test {
     o.metrics = {"127.0.0.1", 0};
     o.probes = {"127.0.0.1", 0};
     o.lagInterval = 50ms;  // tests await conditions; a short interval only makes them come sooner
+    o.partitionLagMetrics = partitionLagMetrics;
     o.lease.identity = "operator-" + std::to_string(managers.size());
     op::kube::ClusterConnection connection;
     connection.server = server->url();
@@ -139,6 +141,7 @@ class ConsumerGroupControllerTest : public ::testing::Test {
     return out;
   }
 
+  bool partitionLagMetrics = false;  // consumerGroups.partitionLagMetrics of the next manager
   op::test::FakeClusterAdmin kafka;
   std::unique_ptr<tributary::apiserver::TestApiServer> server;
   std::unique_ptr<ApiClient> api;
@@ -281,6 +284,46 @@ TEST_F(ConsumerGroupControllerTest, InvalidSpecIsReportedNamingTheField) {
   ASSERT_TRUE(awaitCondition("bad", "Ready", "False", "InvalidSpec"));
   EXPECT_NE(condition(get("bad"), "Ready")["message"].get<std::string>().find("spec.offsetReset.timestamp: required"),
             std::string::npos);
+}
+
+TEST_F(ConsumerGroupControllerTest, PartitionLagSeriesOnlyWhenAskedAndSeriesOfATopicLeavingTheViewGo) {
+  partitionLagMetrics = true;
+  kafka.putTopic("payments", {1, 3, {}});
+  kafka.produce("payments", 0, 10, 1'000);
+  kafka.commit("orders-service", "payments", 0, 4);
+  auto& m = startManager();
+  ASSERT_EQ(api->post(kGroups, groupResource("g", {{"groupId", "orders-service"}, {"topics", {"orders", "payments"}}}))
+                .status,
+            201);
+  httplib::Client metrics("127.0.0.1", m.metricsPort());
+  const std::string p0 =
+      "tributary_consumer_group_partition_lag{group=\"orders-service\",name=\"g\",namespace=\"default\",partition=\"0\","
+      "topic=\"orders\"} 30";
+  const std::string payments =
+      "tributary_consumer_group_lag{group=\"orders-service\",name=\"g\",namespace=\"default\",topic=\"payments\"} 6";
+  ASSERT_TRUE(eventually([&] {
+    auto r = metrics.Get("/metrics");
+    return r && r->body.find(p0) != std::string::npos && r->body.find(payments) != std::string::npos;
+  })) << metrics.Get("/metrics")->body;
+
+  // payments leaves spec.topics: its series (topic and partition) go.
+  ASSERT_EQ(api->patch(kGroups + "/g", R"({"spec":{"topics":["orders"]}})").status, 200);
+  ASSERT_TRUE(eventually([&] {
+    auto r = metrics.Get("/metrics");
+    return r && r->body.find("topic=\"payments\"") == std::string::npos;
+  })) << metrics.Get("/metrics")->body;
+  EXPECT_NE(metrics.Get("/metrics")->body.find(p0), std::string::npos);
+}
+
+TEST_F(ConsumerGroupControllerTest, NoPartitionLagSeriesByDefault) {
+  auto& m = startManager();
+  ASSERT_EQ(api->post(kGroups, groupResource("g", {{"groupId", "orders-service"}})).status, 201);
+  httplib::Client metrics("127.0.0.1", m.metricsPort());
+  ASSERT_TRUE(eventually([&] {
+    auto r = metrics.Get("/metrics");
+    return r && r->body.find("tributary_consumer_group_lag{") != std::string::npos;
+  }));
+  EXPECT_EQ(metrics.Get("/metrics")->body.find("tributary_consumer_group_partition_lag"), std::string::npos);
 }
 
 }  // namespace

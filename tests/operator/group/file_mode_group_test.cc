@@ -33,7 +33,8 @@ class ForwardingAdmin final : public kafka::ClusterAdmin {
   std::vector<kafka::ItemResult> alterConfigs(const std::vector<kafka::TopicConfigs>& c, bool v) override { return t_.alterConfigs(c, v); }
   std::vector<kafka::ItemResult> deleteTopics(const std::vector<std::string>& n) override { return t_.deleteTopics(n); }
   std::vector<kafka::GroupDescribeResult> describeGroups(const std::vector<std::string>& g) override { return t_.describeGroups(g); }
-  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& g) override { return t_.listGroupOffsets(g); }
+  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& g,
+      const kafka::GroupPartitions& only = {}) override { return t_.listGroupOffsets(g, only); }
   std::vector<kafka::GroupOffsets> alterGroupOffsets(const std::vector<kafka::GroupOffsets>& c) override {
     return t_.alterGroupOffsets(c);
   }
@@ -148,20 +149,25 @@ TEST(OperatorConfigConsumerGroups, DefaultsAndValues) {
   EXPECT_EQ(defaults.config->consumerGroups.lagInterval, std::chrono::seconds(30));
   EXPECT_EQ(defaults.config->consumerGroups.statusInterval, std::chrono::minutes(5));
   EXPECT_DOUBLE_EQ(defaults.config->consumerGroups.lagChangeFraction, 0.1);
-  auto set = parseOperatorConfig("consumerGroups: {lagInterval: 10s, statusInterval: 1m, lagChangeFraction: 0.25}\n");
+  EXPECT_FALSE(defaults.config->consumerGroups.partitionLagMetrics);
+  auto set = parseOperatorConfig(
+      "consumerGroups: {lagInterval: 10s, statusInterval: 1m, lagChangeFraction: 0.25, partitionLagMetrics: true}\n");
   ASSERT_TRUE(set.config) << ::testing::PrintToString(set.errors);
   EXPECT_EQ(set.config->consumerGroups.lagInterval, std::chrono::seconds(10));
   EXPECT_EQ(set.config->consumerGroups.statusInterval, std::chrono::minutes(1));
   EXPECT_DOUBLE_EQ(set.config->consumerGroups.lagChangeFraction, 0.25);
+  EXPECT_TRUE(set.config->consumerGroups.partitionLagMetrics);
 }
 
 TEST(OperatorConfigConsumerGroups, BadValuesAreNamed) {
-  auto r = parseOperatorConfig("consumerGroups: {lagInterval: 10ms, statusInterval: soon, lagChangeFraction: 2, lag: 1}\n");
+  auto r = parseOperatorConfig(
+      "consumerGroups: {lagInterval: 10ms, statusInterval: soon, lagChangeFraction: 2, lag: 1, partitionLagMetrics: yes}\n");
   EXPECT_FALSE(r.config);
   EXPECT_THAT(r.errors, ::testing::UnorderedElementsAre(HasSubstr("consumerGroups.lagInterval: must be a duration of at least 1s"),
                                                         HasSubstr("consumerGroups.statusInterval: must be a duration"),
                                                         HasSubstr("consumerGroups.lagChangeFraction: must be a number from 0 to 1"),
-                                                        HasSubstr("consumerGroups.lag: unknown key")));
+                                                        HasSubstr("consumerGroups.lag: unknown key"),
+                                                        HasSubstr("consumerGroups.partitionLagMetrics: must be true or false")));
 }
 
 }  // namespace

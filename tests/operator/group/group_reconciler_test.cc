@@ -86,6 +86,60 @@ TEST_F(GroupReconcilerTest, ManyGroupsCostTheSameRoundTripsAsOne) {
   EXPECT_EQ(admin.calls("listOffsets"), 1);
 }
 
+TEST_F(GroupReconcilerTest, NamedTopicsHaveTheirCommittedOffsetsAskedForByPartition) {
+  // Brokers answer an OffsetFetch for named partitions in every version (the
+  // all-partitions form is newer, and librdkafka's mock answers it empty):
+  // a group whose topics are known is asked by name.
+  admin.putTopic("payments", {1, 3, {}});
+  admin.commit("named", "orders", 0, 150);
+  admin.commit("named", "payments", 0, 0);  // not among its topics: not asked, not reported
+  admin.commit("everything", "payments", 0, 0);
+  GroupReconciler r(admin);
+  auto lag = r.observe({makeGroup("named", {"orders"}), makeGroup("everything")});
+  ASSERT_FALSE(lag[0].error);
+  ASSERT_FALSE(lag[1].error);
+  const auto asked = admin.lastGroupPartitionsAsked();
+  ASSERT_EQ(asked.count("named"), 1u);
+  EXPECT_THAT(asked.at("named"), ElementsAre(kafka::TopicPartition{"orders", 0}, kafka::TopicPartition{"orders", 1}));
+  EXPECT_EQ(asked.count("everything"), 0u);  // every partition it has an offset for
+  ASSERT_EQ(lag[0].topics.size(), 1u);
+  EXPECT_EQ(lag[0].totalLag, 50 + 50);
+  ASSERT_EQ(lag[1].topics.size(), 1u);
+  EXPECT_EQ(lag[1].topics[0].topic, "payments");
+  // Known topics are described before the offsets, discovered ones after.
+  EXPECT_EQ(admin.calls("describeTopics"), 2);
+  EXPECT_EQ(admin.calls("listGroupOffsets"), 1);
+}
+
+TEST_F(GroupReconcilerTest, BrokersWithoutDescribeGroupsStillReportLagWithAnUnknownState) {
+  admin.commit("billing", "orders", 0, 150);
+  admin.failNext("describeGroups", "billing", {kafka::AdminErrorCode::Unsupported, "DescribeGroups: unsupported"});
+  GroupReconciler r(admin);
+  auto lag = r.observe({makeGroup("billing", {"orders"})});
+  ASSERT_FALSE(lag[0].error) << lag[0].error->message;
+  EXPECT_EQ(lag[0].state, GroupState::Unknown);
+  EXPECT_TRUE(lag[0].members.empty());
+  EXPECT_EQ(lag[0].totalLag, 50 + 50);
+}
+
+TEST_F(GroupReconcilerTest, WithoutDescribeGroupsAResetRestsOnTheBrokersOwnRefusal) {
+  admin.commit("billing", "orders", 0, 150);
+  admin.failNext("describeGroups", "billing", {kafka::AdminErrorCode::Unsupported, "DescribeGroups: unsupported"});
+  GroupReconciler r(admin);
+  auto done = r.reset({makeGroup("billing", {"orders"}, resetTo(ResetTo::Earliest))});
+  ASSERT_TRUE(done[0].applied) << done[0].reason << ": " << done[0].message;
+  EXPECT_EQ(committed("billing").at({"orders", 0}), 0);
+
+  // A member joined: the broker refuses the commit, which is GroupNotEmpty.
+  admin.join("billing", {"m-1", "billing-1", "/10.0.0.7", {{"orders", 0}}});
+  admin.failNext("describeGroups", "billing", {kafka::AdminErrorCode::Unsupported, "DescribeGroups: unsupported"});
+  auto refused = r.reset({makeGroup("billing", {"orders"}, resetTo(ResetTo::Latest, "r2"))});
+  EXPECT_FALSE(refused[0].applied);
+  EXPECT_EQ(refused[0].reason, reason::kGroupNotEmpty) << refused[0].message;
+  EXPECT_TRUE(refused[0].retryable);
+  EXPECT_EQ(committed("billing").at({"orders", 0}), 0);
+}
+
 TEST_F(GroupReconcilerTest, NoCommittedOffsetCountsTheWholeLogAndIsFlagged) {
   admin.truncateBefore("orders", 0, 40);
   GroupReconciler r(admin);

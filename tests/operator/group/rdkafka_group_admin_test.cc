@@ -156,6 +156,20 @@ TEST_F(RdKafkaGroupAdminMockTest, CommittedOffsetsOfAnEmptyGroupAreAlteredAndLis
   EXPECT_EQ(after[1].offsets[0].offset, 30);
 }
 
+TEST_F(RdKafkaGroupAdminMockTest, CommittedOffsetsOfNamedPartitionsAreListedAndUncommittedOnesLeftOut) {
+  ASSERT_FALSE(admin_->alterGroupOffsets({{"named", {{"orders", 0, 7, std::nullopt}}, std::nullopt}})[0].error);
+  GroupPartitions only{{"named", {{"orders", 0}, {"orders", 1}}}, {"nothing-asked", {}}};
+  auto r = admin_->listGroupOffsets({"named", "nothing-asked"}, only);
+  ASSERT_EQ(r.size(), 2u);
+  ASSERT_FALSE(r[0].error) << r[0].error->message;
+  ASSERT_EQ(r[0].offsets.size(), 1u);  // orders-1 has no commit: not listed
+  EXPECT_EQ(r[0].offsets[0].topic, "orders");
+  EXPECT_EQ(r[0].offsets[0].partition, 0);
+  EXPECT_EQ(r[0].offsets[0].offset, 7);
+  EXPECT_FALSE(r[1].error);
+  EXPECT_TRUE(r[1].offsets.empty());
+}
+
 TEST(RdKafkaGroupAdminOffline, DeadBrokersAreUnavailableForEveryGroup) {
   std::string error;
   auto admin = RdKafkaClusterAdmin::create({"127.0.0.1:1", {}, 1s}, error);

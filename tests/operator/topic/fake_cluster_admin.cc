@@ -279,16 +279,22 @@ std::vector<kafka::GroupDescribeResult> FakeClusterAdmin::describeGroups(const s
   return out;
 }
 
-std::vector<kafka::GroupOffsets> FakeClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups) {
+std::vector<kafka::GroupOffsets> FakeClusterAdmin::listGroupOffsets(const std::vector<std::string>& groups,
+                                                                    const kafka::GroupPartitions& only) {
   std::lock_guard lock(mu_);
   const bool up = begin("listGroupOffsets");
+  lastGroupPartitionsAsked_ = only;
   std::vector<kafka::GroupOffsets> out;
   for (const auto& g : groups) {
     if (!up) { out.push_back({g, {}, kUnavailable}); continue; }
     if (auto f = takeFault("listGroupOffsets", g)) { out.push_back({g, {}, f}); continue; }
     kafka::GroupOffsets r{g, {}, std::nullopt};
+    auto named = only.find(g);
     if (auto it = groups_.find(g); it != groups_.end())
-      for (const auto& [tp, offset] : it->second.offsets) r.offsets.push_back({tp.topic, tp.partition, offset, std::nullopt});
+      for (const auto& [tp, offset] : it->second.offsets)
+        if (named == only.end() ||
+            std::find(named->second.begin(), named->second.end(), tp) != named->second.end())
+          r.offsets.push_back({tp.topic, tp.partition, offset, std::nullopt});
     out.push_back(std::move(r));
   }
   return out;
@@ -419,4 +425,11 @@ bool FakeClusterAdmin::groupExists(const std::string& group) const {
   return groups_.count(group) > 0;
 }
 
+}  // namespace tributary::op::test
+
+namespace tributary::op::test {
+kafka::GroupPartitions FakeClusterAdmin::lastGroupPartitionsAsked() const {
+  std::lock_guard lock(mu_);
+  return lastGroupPartitionsAsked_;
+}
 }  // namespace tributary::op::test

@@ -38,7 +38,8 @@ class FakeClusterAdmin final : public kafka::ClusterAdmin {
   std::vector<kafka::ItemResult> alterConfigs(const std::vector<kafka::TopicConfigs>& configs, bool validateOnly) override;
   std::vector<kafka::ItemResult> deleteTopics(const std::vector<std::string>& topics) override;
   std::vector<kafka::GroupDescribeResult> describeGroups(const std::vector<std::string>& groups) override;
-  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups) override;
+  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups,
+                                                  const kafka::GroupPartitions& only = {}) override;
   std::vector<kafka::GroupOffsets> alterGroupOffsets(const std::vector<kafka::GroupOffsets>& changes) override;
   std::vector<kafka::GroupResult> deleteGroups(const std::vector<std::string>& groups) override;
   std::vector<kafka::PartitionOffset> listOffsets(const std::vector<kafka::OffsetQuery>& queries) override;
@@ -71,6 +72,8 @@ class FakeClusterAdmin final : public kafka::ClusterAdmin {
   // ---- observation
   int calls(const std::string& operation) const;  // round trips, validateOnly ones included
   int totalCalls() const;
+  // The `only` argument of the last listGroupOffsets call.
+  kafka::GroupPartitions lastGroupPartitionsAsked() const;
   int mutations() const;  // calls that changed state (not validateOnly, at least one item applied)
   // Broker defaults for topic configs, as a broker reports them.
   static const std::map<std::string, std::string>& brokerDefaults();
@@ -99,6 +102,7 @@ class FakeClusterAdmin final : public kafka::ClusterAdmin {
   bool unavailable_ = false;
   std::map<std::pair<std::string, std::string>, kafka::AdminError> faults_;
   std::map<std::string, int> calls_;
+  kafka::GroupPartitions lastGroupPartitionsAsked_;
   int mutations_ = 0;
 };
 

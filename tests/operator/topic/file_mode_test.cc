@@ -40,7 +40,8 @@ class ForwardingAdmin final : public kafka::ClusterAdmin {
   std::vector<kafka::ItemResult> alterConfigs(const std::vector<kafka::TopicConfigs>& c, bool v) override { return t_.alterConfigs(c, v); }
   std::vector<kafka::ItemResult> deleteTopics(const std::vector<std::string>& n) override { return t_.deleteTopics(n); }
   std::vector<kafka::GroupDescribeResult> describeGroups(const std::vector<std::string>& g) override { return t_.describeGroups(g); }
-  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& g) override { return t_.listGroupOffsets(g); }
+  std::vector<kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& g,
+      const kafka::GroupPartitions& only = {}) override { return t_.listGroupOffsets(g, only); }
   std::vector<kafka::GroupOffsets> alterGroupOffsets(const std::vector<kafka::GroupOffsets>& c) override {
     return t_.alterGroupOffsets(c);
   }
