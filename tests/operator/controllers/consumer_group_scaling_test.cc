@@ -451,4 +451,18 @@ TEST_F(ConsumerGroupScalingTest, RemovingScaleTargetClearsItsStatus) {
   EXPECT_EQ(replicas(), 2);  // no longer the operator's business
 }
 
+TEST_F(ConsumerGroupScalingTest, TheExampleScalesItsDeployment) {
+  Json example = op::app::yamlDocumentsToJson(readSource("manifests/examples/orders-consumers-scaled-group.yaml")).at(0);
+  ASSERT_EQ(api->post(kGroups, example).status, 201);
+  ASSERT_EQ(api->post(kDeployments, deployment("orders-consumers", 0)).status, 201);
+  setTotalLag(50);  // below activationLag 100
+  pass();
+  EXPECT_EQ(replicas("orders-consumers"), 0);
+  EXPECT_EQ(scaling("orders-consumers-scaled")["reason"], "NotActivated");
+  setTotalLag(4200);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas("orders-consumers"), 5);
+}
+
 }  // namespace
