@@ -244,6 +244,8 @@ std::optional<ConsumerGroupController::ScaleView> ConsumerGroupController::scale
     v.status = "False";
     v.reason = reason;
     v.message = std::move(message);
+    v.desired.reset();  // status.scale keeps what it showed: nothing was decided
+    v.current.reset();
     return v;
   };
   for (const auto& hpa : hpas)
@@ -269,18 +271,23 @@ std::optional<ConsumerGroupController::ScaleView> ConsumerGroupController::scale
                   name + " not found in namespace " + ns + " (looked again every lag pass)");
   }
 
-  std::lock_guard lock(scaleMutex_);
   const std::string id = t.apiVersion + "/" + name;
-  auto& state = scaleStates_[c.key];
-  const auto window = std::chrono::seconds(t.scaleDownStabilizationSeconds);
-  if (state.target != id) {
-    // A new target (or a restart): its current replicas count as a recommendation
-    // now, so nothing scales down before a whole window has been observed.
-    state = ScaleState{id, {}};
-    state.history.record(now, scale.specReplicas, window);
+  group::ScaleDecision d;
+  {
+    // Only the history is under the lock (forget() may come from an informer
+    // thread); the API calls below are not.
+    std::lock_guard lock(scaleMutex_);
+    auto& state = scaleStates_[c.key];
+    const auto window = std::chrono::seconds(t.scaleDownStabilizationSeconds);
+    if (state.target != id) {
+      // A new target (or a restart): its current replicas count as a recommendation
+      // now, so nothing scales down before a whole window has been observed.
+      state = ScaleState{id, {}};
+      state.history.record(now, scale.specReplicas, window);
+    }
+    group::ScaleInputs in{c.lag.totalLag, c.lag.partitions, c.lag.partitionsWithLag, scale.specReplicas};
+    d = group::decideScale(t, in, state.history, now);
   }
-  group::ScaleInputs in{c.lag.totalLag, c.lag.partitions, c.lag.partitionsWithLag, scale.specReplicas};
-  group::ScaleDecision d = group::decideScale(t, in, state.history, now);
   v.status = "True";
   v.desired = d.desired;
   v.current = scale.specReplicas;
