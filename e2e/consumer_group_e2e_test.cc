@@ -194,4 +194,66 @@ TEST_F(ConsumerGroupE2E, KubectlGetKcgShowsTheLagAndANewRequestIdResetsTheGroupO
   op.reset();
 }
 
+TEST_F(ConsumerGroupE2E, LagScalesADeploymentThroughItsScaleSubresourceAndAnHpaMakesTheOperatorStepBack) {
+  ASSERT_EQ(kubectl({"apply", "--validate=false", "-f", std::string(TRIBUTARY_SOURCE_DIR) + "/crds/"}).exitCode, 0);
+  ASSERT_EQ(kubectl({"wait", "--for=condition=Established", "crd/kafkaconsumergroups.tributary.dev", "--timeout=30s"})
+                .exitCode,
+            0);
+  startOperator();
+  // The consumers' Deployment (the user's), at 1 replica.
+  std::ofstream(dir_ + "/deployment.yaml") << R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: orders-consumers, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: orders-consumers}}
+  template:
+    metadata: {labels: {app: orders-consumers}}
+    spec: {containers: [{name: app, image: example.com/orders-consumer:1}]}
+)";
+  ASSERT_EQ(kubectl({"apply", "--validate=false", "-f", dir_ + "/deployment.yaml"}).exitCode, 0);
+  auto apply = kubectl({"apply", "--validate=false", "-f",
+                        std::string(TRIBUTARY_SOURCE_DIR) + "/manifests/examples/orders-consumers-scaled-group.yaml"});
+  ASSERT_EQ(apply.exitCode, 0) << apply.err;
+  // 2500 records nobody has consumed: ceil(2500 / 1000 per replica) = 3.
+  kafka({{{"op", "putTopic"}, {"topic", "orders"}, {"partitions", 12}},
+         {{"op", "produce"}, {"topic", "orders"}, {"partition", 0}, {"count", 2500}}});
+  auto replicas = [&] {
+    return kubectl({"get", "deployment", "orders-consumers", "-o", "jsonpath={.spec.replicas}"}).out;
+  };
+  ASSERT_TRUE(eventually([&] { return replicas() == "3"; }, 60s))
+      << replicas() << "\n" << status("orders-consumers-scaled").dump() << "\n" << op->output();
+  ASSERT_TRUE(eventually([&] {
+    return status("orders-consumers-scaled").value("scale", Json::object()).value("desired", -1) == 3;
+  }, 60s)) << status("orders-consumers-scaled").dump();
+  EXPECT_EQ(condition(status("orders-consumers-scaled"), "Scaling").value("status", ""), "True");
+  auto events = kubectl({"get", "events", "--field-selector", "involvedObject.name=orders-consumers-scaled", "-o",
+                         "json"});
+  EXPECT_NE(events.out.find("scaled Deployment/orders-consumers from 1 to 3 replicas"), std::string::npos)
+      << events.out;
+
+  // Someone puts an HPA on the same Deployment: the operator steps back and says so.
+  std::ofstream(dir_ + "/hpa.yaml") << R"(apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: orders-consumers, namespace: default}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: orders-consumers}
+  minReplicas: 1
+  maxReplicas: 5
+)";
+  ASSERT_EQ(kubectl({"apply", "--validate=false", "-f", dir_ + "/hpa.yaml"}).exitCode, 0);
+  ASSERT_TRUE(eventually([&] {
+    return condition(status("orders-consumers-scaled"), "Scaling").value("reason", "") == "ScaleTargetConflict";
+  }, 60s)) << status("orders-consumers-scaled").dump();
+  // More lag (5500: 6 replicas by the formula) changes nothing while the HPA is there.
+  kafka({{{"op", "produce"}, {"topic", "orders"}, {"partition", 1}, {"count", 3000}}});
+  ASSERT_TRUE(eventually([&] { return status("orders-consumers-scaled").value("totalLag", int64_t{-1}) == 5500; }, 60s))
+      << status("orders-consumers-scaled").dump();
+  EXPECT_EQ(replicas(), "3");
+
+  op->signal(SIGTERM);
+  EXPECT_EQ(op->wait(60s), 0) << op->output();
+  op.reset();
+}
+
 }  // namespace

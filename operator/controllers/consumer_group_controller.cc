@@ -1,5 +1,6 @@
 #include "operator/controllers/consumer_group_controller.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -88,7 +89,7 @@ ConsumerGroupController::ConsumerGroupController(kube::KubeClient& client, Objec
                                                  std::map<std::string, ClusterTarget> clusters,
                                                  kube::EventRecorder& events, ConsumerGroupControllerOptions options)
     : client_(client), store_(std::move(store)), clusters_(std::move(clusters)), events_(events),
-      options_(std::move(options)) {
+      options_(std::move(options)), resolver_(client) {
   for (const auto& [name, target] : clusters_) {
     clusterMutexes_[name] = std::make_unique<std::mutex>();
     histories_[name] = std::make_unique<group::LagHistory>();
@@ -127,13 +128,18 @@ std::mutex& ConsumerGroupController::clusterMutex(const std::string& cluster) { 
 size_t ConsumerGroupController::lagPass(const std::vector<Json>& objects,
                                         const std::function<void(const std::string&)>& enqueue) {
   std::map<std::string, std::vector<std::pair<std::string, group::KafkaConsumerGroup>>> byCluster;
+  std::map<std::string, const Json*> objectsByKey;
   for (const auto& o : objects) {
     if (isDeleting(o)) continue;
     auto parsed = group::parseKafkaConsumerGroup(o);
     if (!parsed.group || parsed.group->spec.paused || !clusters_.count(parsed.group->spec.cluster)) continue;
-    byCluster[parsed.group->spec.cluster].emplace_back(kube::Informer::keyOf(o), std::move(*parsed.group));
+    const std::string key = kube::Informer::keyOf(o);
+    objectsByKey[key] = &o;
+    byCluster[parsed.group->spec.cluster].emplace_back(key, std::move(*parsed.group));
   }
   size_t queued = 0;
+  std::vector<ScaleCandidate> scaling;
+  std::chrono::system_clock::time_point lastNow{};
   for (auto& [cluster, entries] : byCluster) {
     std::vector<group::KafkaConsumerGroup> groups;
     for (const auto& e : entries) groups.push_back(e.second);
@@ -146,6 +152,9 @@ size_t ConsumerGroupController::lagPass(const std::vector<Json>& objects,
     }
     for (size_t i = 0; i < entries.size() && i < lags.size(); ++i) {
       const std::string& key = entries[i].first;
+      lastNow = now;
+      if (entries[i].second.spec.scaleTarget && !lags[i].error)
+        scaling.push_back({key, entries[i].second, lags[i], generationOf(*objectsByKey[key]), *objectsByKey[key]});
       Snapshot s{std::move(lags[i]), now};
       updateMetrics(key, entries[i].second, s.lag);
       std::optional<Json> object = store_.get(key);
@@ -160,7 +169,193 @@ size_t ConsumerGroupController::lagPass(const std::vector<Json>& objects,
       }
     }
   }
+  // A group queued for its lag and again for its scale is one reconcile (the queue dedups).
+  if (!scaling.empty()) queued += scalePass(scaling, lastNow, enqueue);
   return queued;
+}
+
+// ---- scaling (on the lag thread; see the header for why)
+
+namespace {
+
+std::string targetName(const group::ScaleTargetSpec& t) { return t.kind + "/" + t.name; }
+
+// An HPA whose scaleTargetRef is this target: same kind and name, and the
+// same API group (versions differ freely: apps/v1 and apps/v1beta2 name the same object).
+bool hpaTargets(const Json& hpa, const group::ScaleTargetSpec& t) {
+  const Json spec = hpa.value("spec", Json::object());
+  const Json ref = spec.is_object() ? spec.value("scaleTargetRef", Json::object()) : Json::object();
+  if (!ref.is_object()) return false;
+  return ref.value("kind", "") == t.kind && ref.value("name", "") == t.name &&
+         kube::splitApiVersion(ref.value("apiVersion", "")).first == kube::splitApiVersion(t.apiVersion).first;
+}
+
+}  // namespace
+
+size_t ConsumerGroupController::scalePass(const std::vector<ScaleCandidate>& candidates,
+                                          std::chrono::system_clock::time_point now,
+                                          const std::function<void(const std::string&)>& enqueue) {
+  // One HPA list per namespace per pass, not one per group.
+  std::map<std::string, std::optional<std::vector<Json>>> hpasByNamespace;
+  for (const auto& c : candidates) {
+    const std::string& ns = c.group.resource.namespace_;
+    if (hpasByNamespace.count(ns)) continue;
+    try {
+      hpasByNamespace[ns] = client_.listAll(kHorizontalPodAutoscalers, ns).items;
+    } catch (const kube::ApiError& e) {
+      if (kube::isNotFound(e)) {
+        hpasByNamespace[ns] = std::vector<Json>{};  // autoscaling/v2 not served: no HPA can conflict
+      } else {
+        // Without the list a conflict cannot be ruled out: no writes in this namespace this pass.
+        log::warn("scaling skipped this lag pass: cannot list HorizontalPodAutoscalers",
+                  {{"namespace", ns}, {"error", e.what()}});
+        hpasByNamespace[ns] = std::nullopt;
+      }
+    }
+  }
+  size_t queued = 0;
+  for (const auto& c : candidates) {
+    const auto& hpas = hpasByNamespace[c.group.resource.namespace_];
+    if (!hpas) continue;
+    std::optional<ScaleView> view;
+    try {
+      view = scaleOne(c, *hpas, now);
+    } catch (const std::exception& e) {
+      log::warn("scaling failed; retried next lag pass", {{"resource", c.key}, {"error", e.what()}});
+    }
+    if (!view) continue;
+    bool changed;
+    {
+      std::lock_guard lock(snapshotsMutex_);
+      auto it = scaleViews_.find(c.key);
+      changed = it == scaleViews_.end() || !(it->second == *view);
+      if (changed) scaleViews_[c.key] = *view;
+    }
+    if (changed) {
+      enqueue(c.key);
+      ++queued;
+    }
+  }
+  return queued;
+}
+
+std::optional<ConsumerGroupController::ScaleView> ConsumerGroupController::scaleOne(
+    const ScaleCandidate& c, const std::vector<Json>& hpas, std::chrono::system_clock::time_point now) {
+  const group::ScaleTargetSpec& t = *c.group.spec.scaleTarget;
+  const std::string& ns = c.group.resource.namespace_;
+  const std::string name = targetName(t);
+  ScaleView v;
+  v.generation = c.generation;
+  auto refuse = [&](const char* reason, std::string message) {
+    v.status = "False";
+    v.reason = reason;
+    v.message = std::move(message);
+    v.desired.reset();  // status.scale keeps what it showed: nothing was decided
+    v.current.reset();
+    return v;
+  };
+  for (const auto& hpa : hpas)
+    if (hpaTargets(hpa, t))
+      return refuse(scale_reason::kScaleTargetConflict,
+                    "HorizontalPodAutoscaler " + metaString(hpa, "name") + " also scales " + name +
+                        ": the operator does not write its replicas while the HPA exists (remove the HPA or "
+                        "spec.scaleTarget)");
+  auto kind = resolver_.resolve(t.apiVersion, t.kind);  // throws on a transient failure
+  if (!kind)
+    return refuse(scale_reason::kScaleTargetNotFound,
+                  "the API server does not serve kind " + t.kind + " in " + t.apiVersion + " (looked again every lag pass)");
+  if (!kind->scalable)
+    return refuse(scale_reason::kScaleTargetNotScalable,
+                  t.apiVersion + " " + t.kind + " has no scale subresource: scaleTarget needs a Deployment, a "
+                  "StatefulSet or a kind whose CRD declares subresources.scale");
+  kube::Scale scale;
+  try {
+    scale = client_.getScale(kind->resource, ns, t.name);
+  } catch (const kube::ApiError& e) {
+    if (!kube::isNotFound(e)) throw;
+    return refuse(scale_reason::kScaleTargetNotFound,
+                  name + " not found in namespace " + ns + " (looked again every lag pass)");
+  }
+
+  const std::string id = t.apiVersion + "/" + name;
+  group::ScaleDecision d;
+  {
+    // Only the history is under the lock (forget() may come from an informer
+    // thread); the API calls below are not.
+    std::lock_guard lock(scaleMutex_);
+    auto& state = scaleStates_[c.key];
+    const auto window = std::chrono::seconds(t.scaleDownStabilizationSeconds);
+    if (state.target != id) {
+      // A new target (or a restart): its current replicas count as a recommendation
+      // now, so nothing scales down before a whole window has been observed.
+      state = ScaleState{id, {}};
+      state.history.record(now, scale.specReplicas, window);
+    }
+    group::ScaleInputs in{c.lag.totalLag, c.lag.partitions, c.lag.partitionsWithLag, scale.specReplicas};
+    d = group::decideScale(t, in, state.history, now);
+  }
+  v.status = "True";
+  v.desired = d.desired;
+  v.current = scale.specReplicas;
+  if (d.desired != scale.specReplicas) {
+    try {
+      // Conditional on what was read: a concurrent change (a person, a rollout) wins this pass.
+      scale = client_.updateScale(kind->resource, ns, t.name, d.desired, scale.resourceVersion);
+    } catch (const kube::ApiError& e) {
+      if (kube::isNotFound(e))
+        return refuse(scale_reason::kScaleTargetNotFound, name + " not found in namespace " + ns);
+      if (kube::isConflict(e)) {
+        log::info("scale target changed while scaling; decided again next lag pass", {{"target", name}});
+        return std::nullopt;
+      }
+      throw;
+    }
+    const std::string message = "scaled " + name + " from " + std::to_string(*v.current) + " to " +
+                                std::to_string(d.desired) + " replicas: lag " + std::to_string(std::max<int64_t>(0, c.lag.totalLag)) +
+                                " over " + std::to_string(t.lagPerReplica) + " per replica";
+    events_.record(c.object, kube::EventType::Normal, scale_reason::kScaled, message);
+    v.reason = d.reason;  // ScaledUp / ScaledDown
+    v.message = message;
+    v.current = scale.specReplicas;
+    v.lastScaleTime = now;
+    return v;
+  }
+  v.reason = d.reason;
+  if (d.reason == "NotActivated")
+    v.message = name + " stays at 0 replicas until the lag reaches activationLag " + std::to_string(t.activationLag);
+  else if (d.reason == "ScaleDownStabilizing")
+    v.message = name + " stays at " + std::to_string(d.desired) + " replicas: a higher recommendation is within the " +
+                "scale-down stabilisation window (" + std::to_string(t.scaleDownStabilizationSeconds) + " s)";
+  else
+    v.message = name + " has the " + std::to_string(d.desired) + " replica(s) the lag asks for (lagPerReplica " +
+                std::to_string(t.lagPerReplica) + ", " + std::to_string(t.minReplicas) + "-" +
+                std::to_string(t.maxReplicas) + " replicas)";
+  return v;
+}
+
+std::optional<ConsumerGroupController::ScaleView> ConsumerGroupController::scaleViewOf(const std::string& key) const {
+  std::lock_guard lock(snapshotsMutex_);
+  auto it = scaleViews_.find(key);
+  if (it == scaleViews_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ConsumerGroupController::applyScale(Json& status, const ScaleView& v) const {
+  Json scale = status.value("scale", Json::object());
+  if (!scale.is_object()) scale = Json::object();
+  if (v.desired) scale["desired"] = *v.desired;
+  if (v.current) scale["current"] = *v.current;
+  if (v.lastScaleTime) scale["lastScaleTime"] = runtime::formatRfc3339(*v.lastScaleTime);
+  if (!scale.empty()) status["scale"] = scale;
+  // The pass after a scale finds the target at its desired replicas: the
+  // condition keeps saying what was done (no write for "nothing changed").
+  if (v.reason == "AtDesiredScale") {
+    auto current = runtime::findCondition(status, kScalingCondition);
+    if (current && current->status == "True" && (current->reason == "ScaledUp" || current->reason == "ScaledDown") &&
+        current->observedGeneration == v.generation)
+      return;
+  }
+  runtime::setCondition(status, {kScalingCondition, v.status, v.reason, v.message, v.generation, ""}, options_.now());
 }
 
 std::optional<ConsumerGroupController::Snapshot> ConsumerGroupController::snapshotOf(const std::string& key) const {
@@ -257,7 +452,12 @@ void ConsumerGroupController::updateMetrics(const std::string& key, const group:
 
 void ConsumerGroupController::forget(const Json& object) {
   const std::string key = kube::Informer::keyOf(object);
+  {
+    std::lock_guard lock(scaleMutex_);
+    scaleStates_.erase(key);
+  }
   std::lock_guard lock(snapshotsMutex_);
+  scaleViews_.erase(key);
   auto snap = snapshots_.find(key);
   auto labels = metricLabels_.find(key);
   if (labels != metricLabels_.end() && lagGauge_) {
@@ -353,6 +553,18 @@ std::vector<ReconcileResult> ConsumerGroupController::reconcile(const std::vecto
                             {kReadyCondition, "Unknown", "LagPending",
                              "waiting for the first lag pass (every lagInterval)", generation, ""},
                             options_.now());
+    if (spec.scaleTarget) {
+      if (auto v = scaleViewOf(item.key)) applyScale(status, *v);
+    } else if (status.contains("scale") || runtime::findCondition(status, kScalingCondition)) {
+      // scaleTarget removed: the operator no longer scales anything.
+      status.erase("scale");
+      if (status.contains("conditions") && status["conditions"].is_array()) {
+        Json kept = Json::array();
+        for (const auto& c : status["conditions"])
+          if (c.value("type", "") != kScalingCondition) kept.push_back(c);
+        status["conditions"] = kept;
+      }
+    }
     // lastReset stays when offsetReset is removed: it is what was done, and
     // the same requestId put back must not apply again.
     const std::string applied = status.value("lastReset", Json::object()).value("requestId", "");

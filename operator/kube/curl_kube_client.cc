@@ -425,6 +425,16 @@ Json CurlKubeClient::get(const ResourceRef& resource, const std::string& ns, con
   return call({"get", "GET", resource.objectPath(ns, name), "", ""});
 }
 
+Json CurlKubeClient::getSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                                    const std::string& subresource) {
+  return call({"get", "GET", resource.objectPath(ns, name, subresource), "", ""});
+}
+
+Json CurlKubeClient::updateSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                                       const std::string& subresource, const Json& body) {
+  return call({"update", "PUT", resource.objectPath(ns, name, subresource), body.dump(), "application/json"});
+}
+
 Json CurlKubeClient::getNonResource(const std::string& path) { return call({"get", "GET", path, "", ""}); }
 
 ListResult CurlKubeClient::list(const ResourceRef& resource, const std::string& ns, const ListOptions& options) {

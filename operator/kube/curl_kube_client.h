@@ -59,6 +59,10 @@ class CurlKubeClient : public KubeClient {
   std::unique_ptr<WatchStream> watch(const ResourceRef& resource, const std::string& ns,
                                      const WatchOptions& options = {}) override;
 
+  Json getSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                      const std::string& subresource) override;
+  Json updateSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                         const std::string& subresource, const Json& body) override;
   Json getNonResource(const std::string& path) override;
 
   const ClusterConnection& connection() const { return connection_; }

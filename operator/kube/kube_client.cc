@@ -43,6 +43,52 @@ ListResult KubeClient::listAll(const ResourceRef& resource, const std::string& n
   return all;
 }
 
+Scale scaleFromJson(const Json& scale) {
+  if (!scale.is_object() || scale.value("kind", "") != "Scale")
+    throw ApiError(ApiError::Kind::Invalid, 0, "", "the answer is not an autoscaling/v1 Scale: " + scale.dump().substr(0, 200));
+  auto int32At = [&](const char* section, const char* field) -> int32_t {
+    auto s = scale.find(section);
+    if (s == scale.end() || !s->is_object()) return 0;
+    auto f = s->find(field);
+    return f != s->end() && f->is_number_integer() ? f->get<int32_t>() : 0;
+  };
+  Scale out;
+  out.specReplicas = int32At("spec", "replicas");
+  out.statusReplicas = int32At("status", "replicas");
+  if (auto st = scale.find("status"); st != scale.end() && st->is_object())
+    if (auto sel = st->find("selector"); sel != st->end() && sel->is_string()) out.selector = sel->get<std::string>();
+  if (auto m = scale.find("metadata"); m != scale.end() && m->is_object())
+    if (auto rv = m->find("resourceVersion"); rv != m->end() && rv->is_string()) out.resourceVersion = rv->get<std::string>();
+  return out;
+}
+
+Json KubeClient::getSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                                const std::string& subresource) {
+  throw ApiError(ApiError::Kind::BadRequest, 0, "BadRequest",
+                 "this client cannot GET " + resource.objectPath(ns, name, subresource));
+}
+
+Json KubeClient::updateSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                                   const std::string& subresource, const Json&) {
+  throw ApiError(ApiError::Kind::BadRequest, 0, "BadRequest",
+                 "this client cannot PUT " + resource.objectPath(ns, name, subresource));
+}
+
+Scale KubeClient::getScale(const ResourceRef& resource, const std::string& ns, const std::string& name) {
+  return scaleFromJson(getSubresource(resource, ns, name, "scale"));
+}
+
+Scale KubeClient::updateScale(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                              int32_t replicas, const std::string& resourceVersion) {
+  Json body = {{"apiVersion", "autoscaling/v1"},
+               {"kind", "Scale"},
+               {"metadata", {{"name", name}}},
+               {"spec", {{"replicas", replicas}}}};
+  if (resource.namespaced && !ns.empty()) body["metadata"]["namespace"] = ns;
+  if (!resourceVersion.empty()) body["metadata"]["resourceVersion"] = resourceVersion;
+  return scaleFromJson(updateSubresource(resource, ns, name, "scale", body));
+}
+
 Json KubeClient::getNonResource(const std::string& path) {
   throw ApiError(ApiError::Kind::BadRequest, 0, "BadRequest", "this client cannot GET " + path);
 }

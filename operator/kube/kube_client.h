@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,17 @@ struct WatchEvent {
 };
 const char* watchEventTypeName(WatchEvent::Type type);
 
+// An autoscaling/v1 Scale, as a `scale` subresource serves it (Deployment,
+// StatefulSet, ReplicaSet, or a custom kind declaring subresources.scale).
+struct Scale {
+  int32_t specReplicas = 0;    // spec.replicas (omitempty on the wire: absent = 0)
+  int32_t statusReplicas = 0;  // status.replicas
+  std::string selector;        // status.selector, "" when the kind has none
+  std::string resourceVersion; // the object's; makes an update conditional
+};
+// Throws ApiError (Invalid) when `scale` is not a Scale object.
+Scale scaleFromJson(const Json& scale);
+
 // One open watch response. next() and the destructor belong to the thread that
 // opened it; cancel() may be called from any thread (it wakes a blocked next()).
 class WatchStream {
@@ -112,6 +124,20 @@ class KubeClient {
                                      const DeleteOptions& options = {}) = 0;
   virtual std::unique_ptr<WatchStream> watch(const ResourceRef& resource, const std::string& ns,
                                              const WatchOptions& options = {}) = 0;
+
+  // GET / PUT of an object's subresource other than status (e.g. "scale").
+  // Not pure virtual, like getNonResource: the defaults throw ApiError (BadRequest).
+  virtual Json getSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                              const std::string& subresource);
+  virtual Json updateSubresource(const ResourceRef& resource, const std::string& ns, const std::string& name,
+                                 const std::string& subresource, const Json& body);
+
+  // The `scale` subresource through getSubresource / updateSubresource.
+  // updateScale sets spec.replicas; a non-empty resourceVersion makes it
+  // conditional (Conflict when the object changed since it was read).
+  Scale getScale(const ResourceRef& resource, const std::string& ns, const std::string& name);
+  Scale updateScale(const ResourceRef& resource, const std::string& ns, const std::string& name, int32_t replicas,
+                    const std::string& resourceVersion = "");
 
   // GET of a non-resource path, e.g. "/version". Not pure virtual so that
   // test doubles need not care; this default throws ApiError (BadRequest).

@@ -285,6 +285,28 @@ spec:
   EXPECT_EQ(client->get("/api/v1/namespaces/demo/configmaps/settings").status, 404);
 }
 
+TEST_F(Kubectl, ScaleADeploymentThroughItsScaleSubresource) {
+  const char* manifest = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: consumers
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: consumers}}
+  template:
+    metadata: {labels: {app: consumers}}
+    spec: {containers: [{name: c, image: consumer:1}]}
+)";
+  expectOk({"apply", "--validate=false", "-f", write("deploy.yaml", manifest)}, "deployment.apps/consumers created");
+  expectOk({"scale", "deployment", "consumers", "--replicas=3"}, "deployment.apps/consumers scaled");
+  EXPECT_EQ(kubectl({"get", "deploy", "consumers", "-o", "jsonpath={.spec.replicas}"}).out, "3");
+  // --current-replicas is a precondition: a wrong one refuses.
+  auto refused = kubectl({"scale", "deployment", "consumers", "--replicas=5", "--current-replicas=2"});
+  EXPECT_NE(refused.exitCode, 0) << refused.out;
+  expectOk({"scale", "deployment", "consumers", "--replicas=5", "--current-replicas=3"}, "scaled");
+  EXPECT_EQ(kubectl({"get", "deploy", "consumers", "-o", "jsonpath={.spec.replicas}"}).out, "5");
+}
+
 TEST_F(Kubectl, ServerSideDryRun) {
   installCrdAndOrders();
   expectOk({"delete", "kt", "orders", "--dry-run=server"}, "deleted (server dry run)");

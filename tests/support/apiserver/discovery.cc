@@ -87,6 +87,14 @@ std::optional<Json> apiResourceList(const ResourceRegistry& registry, const std:
                            {"namespaced", t->namespaced},
                            {"kind", t->kind},
                            {"verbs", {"get", "patch", "update"}}});
+    if (t->scale)
+      resources.push_back({{"name", t->plural + "/scale"},
+                           {"singularName", ""},
+                           {"namespaced", t->namespaced},
+                           {"group", "autoscaling"},
+                           {"version", "v1"},
+                           {"kind", "Scale"},
+                           {"verbs", {"get", "patch", "update"}}});
   }
   return Json{{"kind", "APIResourceList"},
               {"apiVersion", "v1"},

@@ -148,6 +148,97 @@ void validateLabelsAndAnnotations(const ResourceType& type, const Json& object) 
   if (!causes.empty()) throw invalid(type.group, type.kind, nameOf(object), causes);
 }
 
+// ---- the scale subresource
+
+// ".spec.replicas" → {"spec", "replicas"}.
+std::vector<std::string> pathSegments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = path.empty() || path[0] != '.' ? 0 : 1;
+  while (i < path.size()) {
+    size_t dot = path.find('.', i);
+    out.push_back(path.substr(i, dot == std::string::npos ? std::string::npos : dot - i));
+    if (dot == std::string::npos) break;
+    i = dot + 1;
+  }
+  return out;
+}
+
+const Json* atPath(const Json& object, const std::string& path) {
+  const Json* at = &object;
+  for (const auto& seg : pathSegments(path)) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(seg);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+void setAtPath(Json& object, const std::string& path, Json value) {
+  Json* at = &object;
+  for (const auto& seg : pathSegments(path)) {
+    if (!at->is_object()) *at = Json::object();
+    at = &(*at)[seg];
+  }
+  *at = std::move(value);
+}
+
+// A LabelSelector as its string form: requirements sorted by key, as
+// metav1.LabelSelectorAsSelector(...).String() renders them.
+std::string selectorString(const Json& selector) {
+  std::vector<std::pair<std::string, std::string>> reqs;
+  if (!selector.is_object()) return "";
+  if (auto ml = selector.find("matchLabels"); ml != selector.end() && ml->is_object())
+    for (auto it = ml->begin(); it != ml->end(); ++it)
+      if (it->is_string()) reqs.emplace_back(it.key(), it.key() + "=" + it->get<std::string>());
+  if (auto me = selector.find("matchExpressions"); me != selector.end() && me->is_array())
+    for (const auto& e : *me) {
+      if (!e.is_object()) continue;
+      const std::string key = e.value("key", ""), op = e.value("operator", "");
+      std::vector<std::string> values;
+      if (e.contains("values") && e["values"].is_array())
+        for (const auto& v : e["values"])
+          if (v.is_string()) values.push_back(v.get<std::string>());
+      std::sort(values.begin(), values.end());
+      std::string list;
+      for (const auto& v : values) list += (list.empty() ? "" : ",") + v;
+      if (op == "In") reqs.emplace_back(key, key + " in (" + list + ")");
+      else if (op == "NotIn") reqs.emplace_back(key, key + " notin (" + list + ")");
+      else if (op == "Exists") reqs.emplace_back(key, key);
+      else if (op == "DoesNotExist") reqs.emplace_back(key, "!" + key);
+    }
+  std::stable_sort(reqs.begin(), reqs.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::string out;
+  for (const auto& r : reqs) out += (out.empty() ? "" : ",") + r.second;
+  return out;
+}
+
+int64_t replicasAt(const Json& object, const std::string& path, int64_t absent) {
+  const Json* v = atPath(object, path);
+  return v && v->is_number_integer() ? v->get<int64_t>() : absent;
+}
+
+// The object as an autoscaling/v1 Scale (spec.replicas is omitempty there:
+// 0 replicas is `"spec": {}`).
+Json scaleOf(const ResourceType& type, const Json& object) {
+  const ScaleSubresource& sc = *type.scale;
+  const Json& meta = metadataOf(object);
+  Json m = Json::object();
+  for (const char* f : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"})
+    if (meta.contains(f)) m[f] = meta[f];
+  Json spec = Json::object();
+  if (int64_t r = replicasAt(object, sc.specReplicasPath, sc.absentReplicas); r != 0) spec["replicas"] = r;
+  Json status{{"replicas", replicasAt(object, sc.statusReplicasPath, 0)}};
+  std::string selector;
+  if (type.builtin) {
+    if (const Json* sel = atPath(object, ".spec.selector")) selector = selectorString(*sel);
+  } else if (!sc.labelSelectorPath.empty()) {
+    if (const Json* sel = atPath(object, sc.labelSelectorPath); sel && sel->is_string()) selector = sel->get<std::string>();
+  }
+  if (!selector.empty()) status["selector"] = selector;
+  return {{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", m}, {"spec", spec}, {"status", status}};
+}
+
 }  // namespace
 
 ObjectStore::ObjectStore(Options options) : options_(options), random_(std::random_device{}()) {
@@ -543,6 +634,73 @@ ObjectPtr ObjectStore::commitUpdate(const ResourceType& type, const ObjectPtr& c
   auto updated = commit(type, EventType::Modified, std::move(next), current);
   afterUpdate(type, updated);
   return updated;
+}
+
+// ---------------------------------------------------------------- scale
+
+Json ObjectStore::getScale(const ResourceType& type, const std::string& ns, const std::string& name) const {
+  std::lock_guard lock(mu_);
+  requireServed(type);
+  auto obj = find(type, objectKey(ns, name));
+  if (!obj) throw notFound(type.group, type.plural, name);
+  return scaleOf(type, *obj);
+}
+
+Json ObjectStore::updateScale(const ResourceType& type, const std::string& ns, const std::string& name, Json scale,
+                              bool dryRun) {
+  std::lock_guard lock(mu_);
+  requireServed(type);
+  return updateScaleLocked(type, ns, name, std::move(scale), dryRun);
+}
+
+Json ObjectStore::patchScale(const ResourceType& type, const std::string& ns, const std::string& name,
+                             PatchType patchType, const std::string& patchBody, bool dryRun) {
+  std::lock_guard lock(mu_);
+  requireServed(type);
+  auto current = find(type, objectKey(ns, name));
+  if (!current) throw notFound(type.group, type.plural, name);
+  // Scale is a built-in kind: strategic merge patches are accepted, also for custom resources.
+  Json patched = applyPatch(patchType, scaleOf(type, *current), patchBody, false);
+  return updateScaleLocked(type, ns, name, std::move(patched), dryRun);
+}
+
+Json ObjectStore::updateScaleLocked(const ResourceType& type, const std::string& ns, const std::string& name,
+                                    Json scale, bool dryRun) {
+  if (!scale.is_object()) throw badRequest("the body of the request must be a JSON object");
+  const std::string kind = scale.value("kind", ""), apiVersion = scale.value("apiVersion", "");
+  if (!kind.empty() && kind != "Scale")
+    throw badRequest("the kind in the data (" + kind + ") does not match the expected kind (Scale)");
+  if (!apiVersion.empty() && apiVersion != "autoscaling/v1")
+    throw badRequest("the API version in the data (" + apiVersion +
+                     ") does not match the expected API version (autoscaling/v1)");
+  Json& meta = metadataFor(scale);
+  const std::string bodyName = meta.value("name", "");
+  if (bodyName != name)
+    throw badRequest("the name of the object (" + bodyName + ") does not match the name on the URL (" + name + ")");
+  if (type.namespaced && meta.contains("namespace") && meta["namespace"].is_string() && meta["namespace"] != ns)
+    throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+  auto current = find(type, objectKey(ns, name));
+  if (!current) throw notFound(type.group, type.plural, name);
+  const std::string rv = meta.value("resourceVersion", "");
+  if (!rv.empty() && rv != resourceVersionOf(*current)) throw conflict(type.group, type.plural, name);
+
+  int64_t replicas = 0;  // omitempty: no spec.replicas is 0
+  if (scale.contains("spec") && scale["spec"].is_object() && scale["spec"].contains("replicas")) {
+    const Json& r = scale["spec"]["replicas"];
+    if (!r.is_number_integer())
+      throw badRequest("json: cannot unmarshal " + std::string(r.type_name()) +
+                       " into Go struct field ScaleSpec.spec.replicas of type int32");
+    replicas = r.get<int64_t>();
+  }
+  if (replicas < 0)
+    throw invalid("autoscaling", "Scale", name,
+                  {{"FieldValueInvalid", "spec.replicas",
+                    "Invalid value: " + std::to_string(replicas) + ": must be greater than or equal to 0"}});
+  Json next = *current;
+  setAtPath(next, type.scale->specReplicasPath, replicas);
+  validateForWrite(type, type.storageVersion, next);
+  auto updated = commitUpdate(type, current, std::move(next), dryRun);
+  return scaleOf(type, *updated);
 }
 
 DeleteResult ObjectStore::remove(const ResourceType& type, const std::string& ns, const std::string& name,

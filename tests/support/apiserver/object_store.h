@@ -136,6 +136,17 @@ class ObjectStore {
   std::vector<ObjectPtr> removeCollection(const ResourceType& type, const std::string& ns, const ListOptions& selection,
                                           const nlohmann::json& options, bool dryRun);
 
+  // The scale subresource (types with ResourceType::scale): the object seen
+  // as an autoscaling/v1 Scale. Updating it changes only the replicas at
+  // specReplicasPath (the object's generation and resourceVersion move like
+  // any spec change); a stale metadata.resourceVersion in the Scale is 409,
+  // spec.replicas < 0 is 422. Patches apply to the Scale, then update it.
+  nlohmann::json getScale(const ResourceType& type, const std::string& ns, const std::string& name) const;
+  nlohmann::json updateScale(const ResourceType& type, const std::string& ns, const std::string& name,
+                             nlohmann::json scale, bool dryRun);
+  nlohmann::json patchScale(const ResourceType& type, const std::string& ns, const std::string& name,
+                            PatchType patchType, const std::string& patchBody, bool dryRun);
+
   // Opens a watch; its errors (410 too old, 504 too new) come out of poll()
   // as the first event, as the real server sends them.
   std::shared_ptr<Watcher> watch(ResourceTypePtr type, const std::string& version, const std::string& ns,
@@ -189,6 +200,8 @@ class ObjectStore {
   ResourceTypePtr typeOfCrd(const nlohmann::json& crd) const;
 
   void requireServed(const ResourceType& type) const;
+  nlohmann::json updateScaleLocked(const ResourceType& type, const std::string& ns, const std::string& name,
+                                   nlohmann::json scale, bool dryRun);
   void validateForWrite(const ResourceType& type, const std::string& version, nlohmann::json& object) const;
   std::string newUid();
   std::string generateNameSuffix();

@@ -71,6 +71,15 @@ ResourceTypePtr builtin(std::string group, std::string version, std::string plur
   return t;
 }
 
+// apps/v1 workloads: replicas at .spec.replicas (1 when absent), the selector from .spec.selector.
+ResourceTypePtr scalable(ResourceTypePtr type) {
+  auto t = std::const_pointer_cast<ResourceType>(type);
+  ScaleSubresource s;
+  s.absentReplicas = 1;
+  t->scale = s;
+  return t;
+}
+
 const Json* find(const Json& j, const char* key) {
   if (!j.is_object()) return nullptr;
   auto it = j.find(key);
@@ -115,12 +124,13 @@ std::vector<ResourceTypePtr> builtinResourceTypes() {
       builtin("", "v1", "serviceaccounts", "ServiceAccount", true, {"sa"}),
       builtin("", "v1", "nodes", "Node", false, {"no"}, true),
       builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, {"pvc"}, true),
-      builtin("apps", "v1", "deployments", "Deployment", true, {"deploy"}, true),
-      builtin("apps", "v1", "statefulsets", "StatefulSet", true, {"sts"}, true),
-      builtin("apps", "v1", "replicasets", "ReplicaSet", true, {"rs"}, true),
+      scalable(builtin("apps", "v1", "deployments", "Deployment", true, {"deploy"}, true)),
+      scalable(builtin("apps", "v1", "statefulsets", "StatefulSet", true, {"sts"}, true)),
+      scalable(builtin("apps", "v1", "replicasets", "ReplicaSet", true, {"rs"}, true)),
       builtin("apps", "v1", "daemonsets", "DaemonSet", true, {"ds"}, true),
       builtin("batch", "v1", "jobs", "Job", true, {}, true),
       builtin("batch", "v1", "cronjobs", "CronJob", true, {"cj"}, true),
+      builtin("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true, {"hpa"}, true),
       builtin("coordination.k8s.io", "v1", "leases", "Lease", true),
       builtin("events.k8s.io", "v1", "events", "Event", true, {"ev"}, false,
               {"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason",
@@ -129,7 +139,6 @@ std::vector<ResourceTypePtr> builtinResourceTypes() {
       builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
       builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),
       builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false),
-      builtin("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", false),
       builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false,
               {"crd", "crds"}, true),
       builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, {"pdb"}, true),
@@ -201,6 +210,7 @@ ResourceTypePtr resourceTypeFromCrd(const Json& crd) {
   std::string storageVersion;
   std::set<std::string> seen;
   std::map<std::string, bool> statusByVersion;
+  std::map<std::string, ScaleSubresource> scaleByVersion;
   const Json* versions = find(spec, "versions");
   if (!versions || !versions->is_array() || versions->empty()) {
     causes.push_back({"FieldValueRequired", "spec.versions", "Required value: must have at least one version"});
@@ -248,7 +258,40 @@ ResourceTypePtr resourceTypeFromCrd(const Json& crd) {
       t->printerColumns[vname] = columns;
       // Subresources may differ per version in apiextensions/v1; this server
       // applies the storage version's to every version.
-      if (const Json* sub = find(v, "subresources")) statusByVersion[vname] = find(*sub, "status") != nullptr;
+      if (const Json* sub = find(v, "subresources")) {
+        statusByVersion[vname] = find(*sub, "status") != nullptr;
+        if (const Json* sc = find(*sub, "scale")) {
+          // What apiextensions validates: specReplicasPath under .spec,
+          // statusReplicasPath under .status, labelSelectorPath under either;
+          // dotted field paths only (no array indices).
+          const std::string spath = path + ".subresources.scale";
+          ScaleSubresource scale;
+          scale.specReplicasPath = str(*sc, "specReplicasPath");
+          scale.statusReplicasPath = str(*sc, "statusReplicasPath");
+          scale.labelSelectorPath = str(*sc, "labelSelectorPath");
+          auto checkPath = [&](const std::string& field, const std::string& value, bool required,
+                               std::vector<std::string> roots) {
+            if (value.empty()) {
+              if (required) causes.push_back({"FieldValueRequired", spath + "." + field, "Required value"});
+              return;
+            }
+            bool under = false;
+            for (const auto& r : roots) under = under || (value.rfind(r, 0) == 0 && value.size() > r.size());
+            const bool simple = value.find_first_of("[]* ") == std::string::npos && value.find("..") == std::string::npos &&
+                                value.back() != '.';
+            if (!under || !simple) {
+              std::string where = roots.size() == 1 ? roots[0].substr(0, roots[0].size() - 1)
+                                                    : ".spec or .status";
+              causes.push_back({"FieldValueInvalid", spath + "." + field,
+                                "Invalid value: \"" + value + "\": should be a json path under " + where});
+            }
+          };
+          checkPath("specReplicasPath", scale.specReplicasPath, true, {".spec."});
+          checkPath("statusReplicasPath", scale.statusReplicasPath, true, {".status."});
+          checkPath("labelSelectorPath", scale.labelSelectorPath, false, {".spec.", ".status."});
+          scaleByVersion[vname] = scale;
+        }
+      }
     }
     if (storageCount != 1)
       causes.push_back({"FieldValueInvalid", "spec.versions",
@@ -256,6 +299,7 @@ ResourceTypePtr resourceTypeFromCrd(const Json& crd) {
   }
   if (!causes.empty()) throw invalid("apiextensions.k8s.io", "CustomResourceDefinition", name, causes);
   t->statusSubresource = statusByVersion[storageVersion];
+  if (auto sc = scaleByVersion.find(storageVersion); sc != scaleByVersion.end()) t->scale = sc->second;
   t->storageVersion = storageVersion;
 
   if (t->singular.empty()) {

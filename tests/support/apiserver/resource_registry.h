@@ -1,6 +1,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,19 @@ struct PrinterColumn {
   int priority = 0;
 };
 
+// Where a type with a `scale` subresource keeps its replicas (autoscaling/v1
+// Scale): dotted paths, e.g. ".spec.replicas". Built-in workloads read the
+// selector from .spec.selector (a LabelSelector, serialised as a string the
+// way the real server does); CRDs name a string field (labelSelectorPath).
+struct ScaleSubresource {
+  std::string specReplicasPath = ".spec.replicas";
+  std::string statusReplicasPath = ".status.replicas";
+  std::string labelSelectorPath;  // "" = none (CRDs) / from .spec.selector (built-ins)
+  // Built-in workloads: an absent .spec.replicas reads as 1 (the defaulting the
+  // real server does on create); custom resources: as 0 (apiextensions does).
+  int64_t absentReplicas = 0;
+};
+
 // One resource type the server stores and serves: a built-in one (pods,
 // leases, ...) or one registered by a CustomResourceDefinition. Immutable once
 // registered; a CRD update registers a new ResourceType replacing the old one.
@@ -25,6 +39,7 @@ struct ResourceType {
   std::vector<std::string> shortNames, categories;
   bool namespaced = true;
   bool statusSubresource = false;
+  std::optional<ScaleSubresource> scale;  // set: …/{name}/scale serves an autoscaling/v1 Scale
   bool builtin = true;
   // Pods answer DELETE with the deleted object; most types with a Status.
   bool returnDeletedObject = false;

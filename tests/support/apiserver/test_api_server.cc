@@ -317,9 +317,30 @@ void TestApiServer::serveResource(const httplib::Request& req, httplib::Response
   if (!type) throw resourceNotFound();
   if (namespacedPath != type->namespaced && !(type->namespaced && !namespacedPath && name.empty()))
     throw resourceNotFound();
-  if (!sub.empty() && !(sub == "status" && type->statusSubresource)) throw resourceNotFound();
+  if (!sub.empty() && !(sub == "status" && type->statusSubresource) && !(sub == "scale" && type->scale))
+    throw resourceNotFound();
   // A namespaced type across all namespaces can only be read (list, watch).
   if (type->namespaced && !namespacedPath && req.method != "GET") throw methodNotAllowed();
+  if (sub == "scale") {
+    // autoscaling/v1 Scale, whatever version the object is read in; no Tables.
+    if (!namespacedPath && type->namespaced) throw methodNotAllowed();
+    if (req.method == "GET" && !boolParam(req, "watch")) {
+      record.verb = "get";
+      writeJson(res, 200, store_.getScale(*type, ns, name).dump());
+    } else if (req.method == "PUT") {
+      record.verb = "update";
+      writeJson(res, 200, store_.updateScale(*type, ns, name, parseBody(req, false), dryRun(req)).dump());
+    } else if (req.method == "PATCH") {
+      record.verb = "patch";
+      writeJson(res, 200,
+                store_.patchScale(*type, ns, name, patchTypeFor(req.get_header_value("Content-Type")), req.body,
+                                  dryRun(req))
+                    .dump());
+    } else {
+      throw methodNotAllowed();
+    }
+    return;
+  }
   const Target target = sub.empty() ? Target::Main : Target::Status;
   const bool collection = name.empty();
   const bool watch = req.method == "GET" && (legacyWatch || boolParam(req, "watch"));

@@ -1,0 +1,468 @@
+// spec.scaleTarget end to end, with a fake clock: ConsumerGroupController's
+// lag pass and reconcile driven step by step against the in-process test API
+// server (Deployments, their scale subresource, HPAs, a CRD with a scale
+// subresource) and the ClusterAdmin double holding the group's lag. What a user
+// sees: the target's replicas, `Scaled` Events, status.scale and the Scaling
+// condition — and what the operator does not do (no writes next to an HPA,
+// no scale-down inside the stabilisation window, none from zero below
+// activationLag).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "operator/app/yaml_json.h"
+#include "operator/controllers/consumer_group_controller.h"
+#include "operator/kube/curl_kube_client.h"
+#include "operator/kube/event_recorder.h"
+#include "tests/apiserver/api_client.h"
+#include "tests/operator/topic/fake_cluster_admin.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using tributary::apiserver::test::ApiClient;
+using Json = nlohmann::json;
+using Clock = std::chrono::system_clock;
+namespace op = tributary::op;
+namespace kube = tributary::op::kube;
+
+const std::string kGroups = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkaconsumergroups";
+const std::string kDeployments = "/apis/apps/v1/namespaces/default/deployments";
+const std::string kHpas = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+const std::string kWorkers = "/apis/example.com/v1/namespaces/default/workers";
+constexpr int kPartitions = 12;
+
+std::string readSource(const std::string& relative) {
+  std::ifstream in(std::string(TRIBUTARY_SOURCE_DIR) + "/" + relative);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Json deployment(const std::string& name, int replicas) {
+  Json d = Json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},
+    "spec":{"selector":{"matchLabels":{"app":"consumers"}},
+            "template":{"metadata":{"labels":{"app":"consumers"}},
+                        "spec":{"containers":[{"name":"c","image":"consumer:1"}]}}}})");
+  d["metadata"]["name"] = name;
+  d["spec"]["replicas"] = replicas;
+  return d;
+}
+
+Json condition(const Json& object, const std::string& type) {
+  for (const auto& c : object.value("status", Json::object()).value("conditions", Json::array()))
+    if (c.value("type", "") == type) return c;
+  return nullptr;
+}
+
+class ConsumerGroupScalingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server = std::make_unique<tributary::apiserver::TestApiServer>();
+    server->start();
+    api = std::make_unique<ApiClient>(server->port());
+    auto r = api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                       op::app::yamlDocumentsToJson(readSource("crds/kafkaconsumergroup.yaml")).at(0));
+    ASSERT_EQ(r.status, 201) << r.raw;
+    kube::ClusterConnection connection;
+    connection.server = server->url();
+    client = std::make_unique<kube::CurlKubeClient>(connection, registry);
+    events = std::make_unique<kube::EventRecorder>(*client, "tributary-operator", registry);
+    kafka.putTopic("orders", {kPartitions, 3, {}});
+    logEnd.assign(kPartitions, 0);
+    setLag({});
+    controller = newController();
+  }
+  void TearDown() override {
+    controller.reset();
+    events.reset();
+    client.reset();
+    server->stop();
+  }
+
+  std::unique_ptr<op::controllers::ConsumerGroupController> newController() {
+    op::controllers::ObjectStoreView store{[this](const std::string& key) -> std::optional<Json> {
+      const auto slash = key.find('/');
+      auto r = api->get("/apis/tributary.dev/v1alpha1/namespaces/" + key.substr(0, slash) + "/kafkaconsumergroups/" +
+                        key.substr(slash + 1));
+      if (r.status != 200) return std::nullopt;
+      return r.body;
+    }};
+    op::controllers::ConsumerGroupControllerOptions o;
+    o.now = [this] { return now; };
+    return std::make_unique<op::controllers::ConsumerGroupController>(
+        *client, store, std::map<std::string, op::controllers::ClusterTarget>{{"default", {&kafka}}}, *events, o);
+  }
+
+  // The group's lag per partition (absent: 0): the log grows as needed, the
+  // group commits at log end - lag.
+  void setLag(const std::map<int, int64_t>& lag) {
+    for (int p = 0; p < kPartitions; ++p) {
+      const int64_t want = lag.count(p) ? lag.at(p) : 0;
+      if (logEnd[p] < want) {
+        kafka.produce("orders", p, static_cast<int>(want - logEnd[p]), 1'000);
+        logEnd[p] = want;
+      }
+      kafka.commit("orders-service", "orders", p, logEnd[p] - want);
+    }
+  }
+  // `total` spread evenly over `partitions` partitions.
+  void setTotalLag(int64_t total, int partitions = kPartitions) {
+    std::map<int, int64_t> lag;
+    for (int p = 0; p < partitions; ++p) lag[p] = total / partitions + (p < total % partitions ? 1 : 0);
+    setLag(lag);
+  }
+
+  void createGroup(Json scaleTarget, const std::string& name = "orders") {
+    Json g = {{"apiVersion", "tributary.dev/v1alpha1"},
+              {"kind", "KafkaConsumerGroup"},
+              {"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec", {{"groupId", "orders-service"}, {"topics", {"orders"}}, {"scaleTarget", scaleTarget}}}};
+    auto r = api->post(kGroups, g);
+    ASSERT_EQ(r.status, 201) << r.raw;
+  }
+  static Json target(int min, int max, int64_t perReplica) {
+    return {{"kind", "Deployment"}, {"name", "consumers"}, {"minReplicas", min}, {"maxReplicas", max},
+            {"lagPerReplica", perReplica}};
+  }
+
+  // One lag pass at the fake clock's time, then the reconcile of what it queued
+  // (what the manager's lag thread and workers do, one step at a time).
+  void pass() {
+    std::vector<Json> objects = client->list(op::controllers::kKafkaConsumerGroups, "default").items;
+    std::set<std::string> queued;
+    controller->lagPass(objects, [&](const std::string& key) { queued.insert(key); });
+    if (!queued.empty()) controller->reconcile({queued.begin(), queued.end()});
+  }
+
+  int replicas(const std::string& name = "consumers") {
+    return api->get(kDeployments + "/" + name).body["spec"]["replicas"].get<int>();
+  }
+  Json group(const std::string& name = "orders") { return api->get(kGroups + "/" + name).body; }
+  Json scaling(const std::string& name = "orders") { return condition(group(name), "Scaling"); }
+  size_t requestsTo(const std::string& method, const std::string& contains) {
+    size_t n = 0;
+    for (const auto& r : server->requests())
+      if (r.method == method && r.target.find(contains) != std::string::npos) ++n;
+    return n;
+  }
+  std::vector<Json> scaledEvents() {
+    std::vector<Json> out;
+    const Json list = api->get("/api/v1/namespaces/default/events").body;
+    for (const auto& e : list["items"])
+      if (e["reason"] == "Scaled") out.push_back(e);
+    return out;
+  }
+
+  Clock::time_point now = Clock::time_point(1'800'000'000s);
+  op::test::FakeClusterAdmin kafka;
+  std::vector<int64_t> logEnd;
+  std::unique_ptr<tributary::apiserver::TestApiServer> server;
+  std::unique_ptr<ApiClient> api;
+  prometheus::Registry registry;
+  std::unique_ptr<kube::CurlKubeClient> client;
+  std::unique_ptr<kube::EventRecorder> events;
+  std::unique_ptr<op::controllers::ConsumerGroupController> controller;
+};
+
+TEST_F(ConsumerGroupScalingTest, ReplicasAreCeilOfLagOverLagPerReplicaWithAnEventAndStatus) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 2)).status, 201);
+  createGroup(target(1, 10, 1000));
+  setTotalLag(4800);
+  pass();
+  EXPECT_EQ(replicas(), 5);  // ceil(4800 / 1000)
+
+  auto scaled = scaledEvents();
+  ASSERT_EQ(scaled.size(), 1u);
+  EXPECT_EQ(scaled[0]["type"], "Normal");
+  EXPECT_EQ(scaled[0]["message"], "scaled Deployment/consumers from 2 to 5 replicas: lag 4800 over 1000 per replica");
+  EXPECT_EQ(scaled[0]["involvedObject"]["kind"], "KafkaConsumerGroup");
+  EXPECT_EQ(scaled[0]["involvedObject"]["name"], "orders");
+
+  Json g = group();
+  EXPECT_EQ(g["status"]["scale"]["desired"], 5);
+  EXPECT_EQ(g["status"]["scale"]["current"], 5);
+  EXPECT_EQ(g["status"]["scale"]["lastScaleTime"], "2027-01-15T08:00:00Z");
+  Json c = condition(g, "Scaling");
+  EXPECT_EQ(c["status"], "True");
+  EXPECT_EQ(c["reason"], "ScaledUp");
+  EXPECT_EQ(c["observedGeneration"], g["metadata"]["generation"]);
+
+  // Steady state: the same lag costs no scale write and no status write (from
+  // the second pass on: the first cannot tell lagSeconds yet, the second can).
+  now += 30s;
+  pass();
+  const size_t scaleWrites = requestsTo("PUT", "/scale"), statusWrites = requestsTo("PATCH", "/status");
+  now += 30s;
+  pass();
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 5);
+  EXPECT_EQ(requestsTo("PUT", "/scale"), scaleWrites);
+  EXPECT_EQ(requestsTo("PATCH", "/status"), statusWrites);
+  EXPECT_EQ(scaledEvents().size(), 1u);
+  EXPECT_EQ(scaling()["reason"], "ScaledUp");
+
+  // More lag: up at once, another Event.
+  setTotalLag(7100);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 8);
+  ASSERT_EQ(scaledEvents().size(), 2u);
+  EXPECT_EQ(group()["status"]["scale"]["desired"], 8);
+}
+
+TEST_F(ConsumerGroupScalingTest, BoundedByMaxReplicasAndByPartitions) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
+  createGroup(target(1, 8, 100));
+  setTotalLag(50'000);
+  pass();
+  EXPECT_EQ(replicas(), 8);  // maxReplicas, not 500
+
+  // maxReplicas above the partition count: one consumer per partition at most.
+  ASSERT_EQ(api->patch(kGroups + "/orders", R"({"spec":{"scaleTarget":{"maxReplicas":50}}})").status, 200);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), kPartitions);
+}
+
+TEST_F(ConsumerGroupScalingTest, LimitToPartitionsWithLagCountsOnlyThose) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
+  Json t = target(0, 10, 100);
+  t["limitToPartitionsWithLag"] = true;
+  createGroup(t);
+  setLag({{0, 5'000}, {3, 5'000}});  // 100 replicas' worth of lag on 2 partitions
+  pass();
+  EXPECT_EQ(replicas(), 2);
+}
+
+TEST_F(ConsumerGroupScalingTest, MinReplicasHoldsWithoutLag) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
+  createGroup(target(3, 10, 1000));
+  pass();  // no lag at all
+  EXPECT_EQ(replicas(), 3);
+  EXPECT_EQ(scaling()["reason"], "ScaledUp");
+}
+
+TEST_F(ConsumerGroupScalingTest, FromZeroOnlyOnceLagReachesActivationLag) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 0)).status, 201);
+  Json t = target(0, 10, 1000);
+  t["activationLag"] = 500;
+  createGroup(t);
+  setTotalLag(300);
+  pass();
+  EXPECT_EQ(replicas(), 0);
+  EXPECT_EQ(requestsTo("PUT", "/scale"), 0u);
+  Json c = scaling();
+  EXPECT_EQ(c["status"], "True");
+  EXPECT_EQ(c["reason"], "NotActivated");
+  EXPECT_EQ(c["message"], "Deployment/consumers stays at 0 replicas until the lag reaches activationLag 500");
+  EXPECT_EQ(group()["status"]["scale"]["desired"], 0);
+  EXPECT_TRUE(scaledEvents().empty());
+
+  setTotalLag(600);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 1);  // ceil(600 / 1000)
+  EXPECT_EQ(scaling()["reason"], "ScaledUp");
+  ASSERT_EQ(scaledEvents().size(), 1u);
+  EXPECT_EQ(scaledEvents()[0]["message"], "scaled Deployment/consumers from 0 to 1 replicas: lag 600 over 1000 per replica");
+}
+
+TEST_F(ConsumerGroupScalingTest, DownOnlyAfterTheStabilisationWindow) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
+  Json t = target(1, 10, 1000);
+  t["scaleDownStabilizationSeconds"] = 300;
+  createGroup(t);
+  const auto t0 = now;
+  setTotalLag(8000);
+  pass();
+  ASSERT_EQ(replicas(), 8);
+
+  setTotalLag(1000);  // asks for 1
+  for (auto at : {60s, 180s, 299s}) {
+    now = t0 + at;
+    pass();
+    EXPECT_EQ(replicas(), 8) << "scaled down " << at.count() << " s after the 8 was recommended";
+  }
+  Json c = scaling();
+  EXPECT_EQ(c["reason"], "ScaleDownStabilizing");
+  EXPECT_EQ(c["message"], "Deployment/consumers stays at 8 replicas: a higher recommendation is within the "
+                          "scale-down stabilisation window (300 s)");
+  EXPECT_EQ(scaledEvents().size(), 1u);
+
+  now = t0 + 301s;  // the 8 left the window
+  pass();
+  EXPECT_EQ(replicas(), 1);
+  EXPECT_EQ(scaling()["reason"], "ScaledDown");
+  ASSERT_EQ(scaledEvents().size(), 2u);
+  EXPECT_EQ(group()["status"]["scale"]["lastScaleTime"], "2027-01-15T08:05:01Z");
+}
+
+TEST_F(ConsumerGroupScalingTest, ARestartedOperatorWaitsAWholeWindowBeforeScalingDown) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 6)).status, 201);
+  createGroup(target(1, 10, 1000));  // default window: 300 s
+  controller = newController();     // nothing remembered: as after a restart
+  const auto t0 = now;
+  pass();  // no lag: asks for 1
+  EXPECT_EQ(replicas(), 6);
+  EXPECT_EQ(scaling()["reason"], "ScaleDownStabilizing");
+  now = t0 + 299s;
+  pass();
+  EXPECT_EQ(replicas(), 6);
+  now = t0 + 301s;
+  pass();
+  EXPECT_EQ(replicas(), 1);
+}
+
+TEST_F(ConsumerGroupScalingTest, AnHpaOnTheSameTargetMeansNoWrites) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 2)).status, 201);
+  Json hpa = Json::parse(R"({"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler",
+    "metadata":{"name":"consumers-cpu"},
+    "spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"consumers"},
+            "minReplicas":1,"maxReplicas":4}})");
+  ASSERT_EQ(api->post(kHpas, hpa).status, 201);
+  createGroup(target(1, 10, 1000));
+  setTotalLag(9000);
+  server->clearRequests();
+  pass();
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 2);
+  EXPECT_EQ(requestsTo("GET", "/scale"), 0u);
+  EXPECT_EQ(requestsTo("PUT", "/scale"), 0u);
+  EXPECT_EQ(requestsTo("PATCH", "/deployments"), 0u);
+  EXPECT_EQ(requestsTo("GET", "/horizontalpodautoscalers"), 2u);  // one list per pass
+  Json c = scaling();
+  EXPECT_EQ(c["status"], "False");
+  EXPECT_EQ(c["reason"], "ScaleTargetConflict");
+  EXPECT_EQ(c["message"], "HorizontalPodAutoscaler consumers-cpu also scales Deployment/consumers: the operator does "
+                          "not write its replicas while the HPA exists (remove the HPA or spec.scaleTarget)");
+  EXPECT_TRUE(scaledEvents().empty());
+
+  // An HPA on another object does not conflict; once this one goes, scaling starts.
+  hpa["metadata"]["name"] = "other";
+  hpa["spec"]["scaleTargetRef"]["name"] = "web";
+  ASSERT_EQ(api->post(kHpas, hpa).status, 201);
+  ASSERT_EQ(api->del(kHpas + "/consumers-cpu").status, 200);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 9);
+  EXPECT_EQ(scaling()["status"], "True");
+}
+
+TEST_F(ConsumerGroupScalingTest, OneHpaListPerNamespacePerPass) {
+  ASSERT_EQ(api->post(kDeployments, deployment("a", 1)).status, 201);
+  ASSERT_EQ(api->post(kDeployments, deployment("b", 1)).status, 201);
+  Json ta = target(1, 10, 1000), tb = target(1, 10, 1000);
+  ta["name"] = "a";
+  tb["name"] = "b";
+  createGroup(ta, "orders-a");
+  createGroup(tb, "orders-b");
+  setTotalLag(3000);
+  server->clearRequests();
+  pass();
+  EXPECT_EQ(replicas("a"), 3);
+  EXPECT_EQ(replicas("b"), 3);
+  EXPECT_EQ(requestsTo("GET", "/horizontalpodautoscalers"), 1u);
+}
+
+TEST_F(ConsumerGroupScalingTest, AMissingTargetIsReportedAndScaledOnceItExists) {
+  createGroup(target(1, 10, 1000));
+  setTotalLag(2500);
+  pass();
+  Json c = scaling();
+  EXPECT_EQ(c["status"], "False");
+  EXPECT_EQ(c["reason"], "ScaleTargetNotFound");
+  EXPECT_EQ(c["message"], "Deployment/consumers not found in namespace default (looked again every lag pass)");
+  EXPECT_EQ(condition(group(), "Ready")["status"], "True");  // lag is still reported
+
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 3);
+  EXPECT_EQ(scaling()["reason"], "ScaledUp");
+}
+
+TEST_F(ConsumerGroupScalingTest, AKindWithoutScaleOrNotServedIsRefused) {
+  Json t = target(1, 10, 1000);
+  t["apiVersion"] = "v1";
+  t["kind"] = "ConfigMap";
+  createGroup(t);
+  setTotalLag(2500);
+  pass();
+  EXPECT_EQ(scaling()["reason"], "ScaleTargetNotScalable");
+  EXPECT_EQ(scaling()["status"], "False");
+
+  ASSERT_EQ(api->patch(kGroups + "/orders", R"({"spec":{"scaleTarget":{"apiVersion":"example.com/v1","kind":"Worker"}}})")
+                .status,
+            200);
+  now += 30s;
+  pass();
+  EXPECT_EQ(scaling()["reason"], "ScaleTargetNotFound");
+  EXPECT_EQ(scaling()["message"],
+            "the API server does not serve kind Worker in example.com/v1 (looked again every lag pass)");
+}
+
+TEST_F(ConsumerGroupScalingTest, ACustomKindWithAScaleSubresource) {
+  Json crd = Json::parse(R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+    "metadata":{"name":"workers.example.com"},
+    "spec":{"group":"example.com","scope":"Namespaced","names":{"kind":"Worker","plural":"workers"},
+      "versions":[{"name":"v1","served":true,"storage":true,
+        "subresources":{"status":{},"scale":{"specReplicasPath":".spec.size","statusReplicasPath":".status.size"}},
+        "schema":{"openAPIV3Schema":{"type":"object","properties":{
+          "spec":{"type":"object","properties":{"size":{"type":"integer"}}},
+          "status":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}}]}})");
+  ASSERT_EQ(api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status, 201);
+  ASSERT_EQ(api->post(kWorkers, Json{{"apiVersion", "example.com/v1"},
+                                     {"kind", "Worker"},
+                                     {"metadata", {{"name", "pool"}}},
+                                     {"spec", {{"size", 1}}}})
+                .status,
+            201);
+  Json t = target(1, 10, 1000);
+  t["apiVersion"] = "example.com/v1";
+  t["kind"] = "Worker";
+  t["name"] = "pool";
+  createGroup(t);
+  setTotalLag(3500);
+  pass();
+  EXPECT_EQ(api->get(kWorkers + "/pool").body["spec"]["size"], 4);
+  ASSERT_EQ(scaledEvents().size(), 1u);
+  EXPECT_EQ(scaledEvents()[0]["message"], "scaled Worker/pool from 1 to 4 replicas: lag 3500 over 1000 per replica");
+}
+
+TEST_F(ConsumerGroupScalingTest, RemovingScaleTargetClearsItsStatus) {
+  ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
+  createGroup(target(1, 10, 1000));
+  setTotalLag(2000);
+  pass();
+  ASSERT_EQ(replicas(), 2);
+  ASSERT_EQ(api->patch(kGroups + "/orders", R"({"spec":{"scaleTarget":null}})").status, 200);
+  controller->reconcile({"default/orders"});  // what the informer's update queues
+  Json g = group();
+  EXPECT_FALSE(g["status"].contains("scale")) << g.dump();
+  EXPECT_TRUE(condition(g, "Scaling").is_null());
+  setTotalLag(9000);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas(), 2);  // no longer the operator's business
+}
+
+TEST_F(ConsumerGroupScalingTest, TheExampleScalesItsDeployment) {
+  Json example = op::app::yamlDocumentsToJson(readSource("manifests/examples/orders-consumers-scaled-group.yaml")).at(0);
+  ASSERT_EQ(api->post(kGroups, example).status, 201);
+  ASSERT_EQ(api->post(kDeployments, deployment("orders-consumers", 0)).status, 201);
+  setTotalLag(50);  // below activationLag 100
+  pass();
+  EXPECT_EQ(replicas("orders-consumers"), 0);
+  EXPECT_EQ(scaling("orders-consumers-scaled")["reason"], "NotActivated");
+  setTotalLag(4200);
+  now += 30s;
+  pass();
+  EXPECT_EQ(replicas("orders-consumers"), 5);
+}
+
+}  // namespace
