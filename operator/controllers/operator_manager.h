@@ -46,6 +46,10 @@ struct ManagerOptions {
   std::chrono::milliseconds lagInterval{30'000};      // one lag pass per cluster per interval
   std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
   double lagChangeFraction = 0.10;                    // a larger move is written at once
+  // The informers store objects without metadata.managedFields and the
+  // last-applied annotation (kube::stripManagedFieldsAndLastApplied). false
+  // keeps objects as the server sent them: for measuring what the strip saves.
+  bool stripManagedFields = true;
 };
 
 // Makes the admin client of one configured cluster (tests inject a double).

@@ -13,6 +13,19 @@ std::string resourceVersionOf(const Json& object) {
 }
 }  // namespace
 
+void stripManagedFieldsAndLastApplied(Json& object) {
+  if (!object.is_object()) return;
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return;
+  meta->erase("managedFields");
+  auto annotations = meta->find("annotations");
+  if (annotations != meta->end() && annotations->is_object()) {
+    annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
+    // An object whose only annotation was the last-applied one looks as if it never had any.
+    if (annotations->empty()) meta->erase(annotations);
+  }
+}
+
 Informer::Informer(KubeClient& client, ResourceRef resource, InformerOptions options, InformerHandlers handlers)
     : client_(client),
       resource_(std::move(resource)),
@@ -110,7 +123,10 @@ bool Informer::relist() {
     for (bool first = true;; first = false) {
       ListResult page = client_.list(resource_, options_.ns, opts);
       if (first) listResourceVersion = page.resourceVersion;
-      for (auto& item : page.items) fresh.emplace(keyOf(item), item.dump());
+      for (auto& item : page.items) {
+        if (options_.transform) options_.transform(item);
+        fresh.emplace(keyOf(item), item.dump());
+      }
       if (page.continueToken.empty()) break;
       // A continue token carries the snapshot; a resourceVersion alongside it is an error.
       opts.continueToken = page.continueToken;
@@ -218,13 +234,14 @@ bool Informer::watchOnce() {
   return relistNeeded;
 }
 
-void Informer::apply(const WatchEvent& event) {
+void Informer::apply(WatchEvent& event) {
   std::string rv = resourceVersionOf(event.object);
   if (event.type == WatchEvent::Type::Bookmark) {
     std::lock_guard lock(mu_);
     if (!rv.empty()) resourceVersion_ = rv;
     return;
   }
+  if (options_.transform) options_.transform(event.object);
   std::string key = keyOf(event.object);
   std::optional<std::string> old;
   {
