@@ -831,7 +831,7 @@ Json runOneSize(const Options& options, size_t n) {
   r["kafkaTopics"] = fakeAdmin.topicNames().size() - options.groups;  // the groups' topics were seeded
 
   if (options.groups > 0) {
-    // Every KafkaConsumerGroup Ready (its first lag pass written to status), then idle.
+    // Every KafkaConsumerGroup settled (Ready, lagSeconds known), then idle.
     // Read in pages of 50 so that the bench's own reading barely touches this heap.
     std::fprintf(stderr, "operator-bench: %zu topics: waiting for %zu KafkaConsumerGroups\n", n, options.groups);
     auto readyGroups = [&] {
@@ -840,9 +840,14 @@ Json runOneSize(const Options& options, size_t n) {
       page.limit = 50;
       for (;;) {
         op::kube::ListResult l = benchClient.list(op::controllers::kKafkaConsumerGroups, kNamespace, page);
-        for (const auto& g : l.items)
-          for (const auto& c : g.value("status", Json::object()).value("conditions", Json::array()))
+        // Settled: Ready, and lagSeconds known (the lag history needs a second pass to tell it;
+        // that second status write is convergence, not steady state).
+        for (const auto& g : l.items) {
+          const Json status = g.value("status", Json::object());
+          if (!status.contains("lagSeconds")) continue;
+          for (const auto& c : status.value("conditions", Json::array()))
             if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ++ready;
+        }
         if (l.continueToken.empty()) break;
         page.continueToken = l.continueToken;
       }
