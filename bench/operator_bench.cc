@@ -57,6 +57,7 @@
 #include <prometheus/registry.h>
 
 #include "common/log/log.h"
+#include "operator/app/allocator.h"
 #include "operator/app/yaml_json.h"
 #include "operator/controllers/consumer_group_controller.h"
 #include "operator/controllers/operator_manager.h"
@@ -1124,6 +1125,9 @@ tributary::log::Level levelOf(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As tributary-operator's main() does, so that the operator in this process
+  // allocates as it does in its own binary.
+  op::app::limitMallocArenas();
   const Options options = parseArgs(argc, argv);
   tributary::log::setLevel(levelOf(options.logLevel));
   signal(SIGPIPE, SIG_IGN);

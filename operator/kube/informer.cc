@@ -85,6 +85,14 @@ std::vector<Json> Informer::list() const {
   return out;
 }
 
+std::vector<std::string> Informer::keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(store_.size());
+  for (const auto& [key, text] : store_) out.push_back(key);
+  return out;
+}
+
 std::string Informer::lastResourceVersion() const {
   std::lock_guard lock(mu_);
   return resourceVersion_;
@@ -267,13 +275,7 @@ void Informer::apply(WatchEvent& event) {
 void Informer::resync() {
   if (!handlers_.onUpdate) return;
   // One object at a time: a resync never holds a copy of the whole store.
-  std::vector<std::string> keys;
-  {
-    std::lock_guard lock(mu_);
-    keys.reserve(store_.size());
-    for (const auto& [key, text] : store_) keys.push_back(key);
-  }
-  for (const auto& key : keys)
+  for (const auto& key : keys())
     if (auto object = get(key)) handlers_.onUpdate(*object, *object);
 }
 

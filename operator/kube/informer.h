@@ -79,6 +79,9 @@ class Informer {
   // Keys are "namespace/name", or "name" for cluster-scoped objects.
   std::optional<Json> get(const std::string& key) const;
   std::vector<Json> list() const;
+  // The keys of every stored object; with get(), a walk over the store that
+  // never holds more than one parsed object (list() parses them all at once).
+  std::vector<std::string> keys() const;
   std::string lastResourceVersion() const;
 
   static std::string keyOf(const Json& object);
