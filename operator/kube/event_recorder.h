@@ -59,7 +59,8 @@ struct EventRecorderOptions {
 // Threads: record() from any thread, returns at once (a mutex and a queue
 // push). flush() from any thread. The constructor starts the writer thread;
 // the destructor (owning thread) flushes for at most `flushTimeout`, then
-// stops and joins it — no record() may run concurrently with it. `client`
+// stops and joins it (after the one write under way, which the client's
+// request timeout bounds) — no record() may run concurrently with it. `client`
 // must outlive the recorder and allow calls from another thread.
 class EventRecorder {
  public:
