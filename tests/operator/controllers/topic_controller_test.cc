@@ -353,7 +353,7 @@ TEST_F(TopicControllerTest, AnApiServerFailingForAWhileIsRetried) {
 
 TEST_F(TopicControllerTest, ConflictsWritingFinalizersAndStatusAreRetried) {
   startManager();
-  // The finalizer PUT (carrying the resourceVersion read) and the status write
+  // The finalizer patch (carrying the resourceVersion read) and the status write
   // both meet a 409 first, as when another writer got there in between.
   // Only the operator addresses the object's own path until the test reads it below.
   server->failNextRequests(2, 409, "/kafkatopics/gone");
