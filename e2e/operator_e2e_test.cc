@@ -131,9 +131,13 @@ TEST_F(OperatorE2E, KubectlApplyReachesTheOperatorWhichReportsKafkaUnavailableAn
   ASSERT_EQ(get.exitCode, 0) << get.err;
   EXPECT_NE(get.out.find("READY"), std::string::npos) << get.out;
   EXPECT_NE(get.out.find("False"), std::string::npos) << get.out;
-  auto events = kubectl({"get", "events", "--field-selector", "involvedObject.name=orders", "-o", "json"});
-  EXPECT_EQ(events.exitCode, 0) << events.err;
-  EXPECT_NE(events.out.find("KafkaUnavailable"), std::string::npos) << events.out;
+  // Events are written by the recorder's own thread, maybe just after the status: awaited.
+  std::string eventsOut;
+  EXPECT_TRUE(eventually([&] {
+    auto events = kubectl({"get", "events", "--field-selector", "involvedObject.name=orders", "-o", "json"});
+    eventsOut = events.out + events.err;
+    return events.exitCode == 0 && events.out.find("KafkaUnavailable") != std::string::npos;
+  }, 30s)) << eventsOut;
   // The Delete-policy example carries the finalizer even while Kafka is away.
   EXPECT_EQ(api->get(kTopics + "/customer-profiles").body["metadata"]["finalizers"],
             Json::array({"tributary.dev/topic"}));

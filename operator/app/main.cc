@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "operator/app/allocator.h"
 #include "operator/app/file_mode.h"
 #include "operator/controllers/controller_mode.h"
 #include "operator/inject/inject_command.h"
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  tributary::op::app::limitMallocArenas();  // before any thread: see allocator.h
   std::vector<std::string> args(argv + 1, argv + argc);
   // librdkafka may write to a closed connection; that must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);

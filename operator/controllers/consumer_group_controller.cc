@@ -653,7 +653,10 @@ bool ConsumerGroupController::ensureFinalizer(Item& item, bool wanted) {
   if (wanted) runtime::addFinalizer(updated, group::kGroupFinalizer);
   else runtime::removeFinalizer(updated, group::kGroupFinalizer);
   try {
-    item.object = client_.update(kKafkaConsumerGroups, metaString(updated, "namespace"), updated);
+    // A merge patch of the finalizers carrying the resourceVersion we read: a
+    // concurrent change is a 409, retried; fields the store drops stay on the server.
+    item.object = client_.patch(kKafkaConsumerGroups, metaString(updated, "namespace"), metaString(updated, "name"),
+                                runtime::finalizerPatch(updated));
     return true;
   } catch (const kube::ApiError& e) {
     item.result = kube::isNotFound(e) ? ReconcileResult::done()

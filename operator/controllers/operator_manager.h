@@ -47,6 +47,10 @@ struct ManagerOptions {
   std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
   double lagChangeFraction = 0.10;                    // a larger move is written at once
   bool partitionLagMetrics = false;                   // tributary_consumer_group_partition_lag
+  // The informers store objects without metadata.managedFields and the
+  // last-applied annotation (kube::stripManagedFieldsAndLastApplied). false
+  // keeps objects as the server sent them: for measuring what the strip saves.
+  bool stripManagedFields = true;
 };
 
 // Makes the admin client of one configured cluster (tests inject a double).

@@ -312,8 +312,10 @@ bool TopicController::ensureFinalizer(Item& item, bool wanted) {
   if (wanted) runtime::addFinalizer(updated, topic::kTopicFinalizer);
   else runtime::removeFinalizer(updated, topic::kTopicFinalizer);
   try {
-    // A PUT carrying the resourceVersion we read: a concurrent change is a 409, retried.
-    item.object = client_.update(kKafkaTopics, metaString(updated, "namespace"), updated);
+    // A merge patch of the finalizers carrying the resourceVersion we read: a
+    // concurrent change is a 409, retried; fields the store drops stay on the server.
+    item.object = client_.patch(kKafkaTopics, metaString(updated, "namespace"), metaString(updated, "name"),
+                                runtime::finalizerPatch(updated));
     return true;
   } catch (const kube::ApiError& e) {
     if (kube::isNotFound(e)) {

@@ -13,6 +13,19 @@ std::string resourceVersionOf(const Json& object) {
 }
 }  // namespace
 
+void stripManagedFieldsAndLastApplied(Json& object) {
+  if (!object.is_object()) return;
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return;
+  meta->erase("managedFields");
+  auto annotations = meta->find("annotations");
+  if (annotations != meta->end() && annotations->is_object()) {
+    annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
+    // An object whose only annotation was the last-applied one looks as if it never had any.
+    if (annotations->empty()) meta->erase(annotations);
+  }
+}
+
 Informer::Informer(KubeClient& client, ResourceRef resource, InformerOptions options, InformerHandlers handlers)
     : client_(client),
       resource_(std::move(resource)),
@@ -72,6 +85,14 @@ std::vector<Json> Informer::list() const {
   return out;
 }
 
+std::vector<std::string> Informer::keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(store_.size());
+  for (const auto& [key, text] : store_) out.push_back(key);
+  return out;
+}
+
 std::string Informer::lastResourceVersion() const {
   std::lock_guard lock(mu_);
   return resourceVersion_;
@@ -110,7 +131,10 @@ bool Informer::relist() {
     for (bool first = true;; first = false) {
       ListResult page = client_.list(resource_, options_.ns, opts);
       if (first) listResourceVersion = page.resourceVersion;
-      for (auto& item : page.items) fresh.emplace(keyOf(item), item.dump());
+      for (auto& item : page.items) {
+        if (options_.transform) options_.transform(item);
+        fresh.emplace(keyOf(item), item.dump());
+      }
       if (page.continueToken.empty()) break;
       // A continue token carries the snapshot; a resourceVersion alongside it is an error.
       opts.continueToken = page.continueToken;
@@ -218,13 +242,14 @@ bool Informer::watchOnce() {
   return relistNeeded;
 }
 
-void Informer::apply(const WatchEvent& event) {
+void Informer::apply(WatchEvent& event) {
   std::string rv = resourceVersionOf(event.object);
   if (event.type == WatchEvent::Type::Bookmark) {
     std::lock_guard lock(mu_);
     if (!rv.empty()) resourceVersion_ = rv;
     return;
   }
+  if (options_.transform) options_.transform(event.object);
   std::string key = keyOf(event.object);
   std::optional<std::string> old;
   {
@@ -250,13 +275,7 @@ void Informer::apply(const WatchEvent& event) {
 void Informer::resync() {
   if (!handlers_.onUpdate) return;
   // One object at a time: a resync never holds a copy of the whole store.
-  std::vector<std::string> keys;
-  {
-    std::lock_guard lock(mu_);
-    keys.reserve(store_.size());
-    for (const auto& [key, text] : store_) keys.push_back(key);
-  }
-  for (const auto& key : keys)
+  for (const auto& key : keys())
     if (auto object = get(key)) handlers_.onUpdate(*object, *object);
 }
 

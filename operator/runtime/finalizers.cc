@@ -46,4 +46,15 @@ bool removeFinalizer(nlohmann::json& object, std::string_view finalizer) {
   return true;
 }
 
+nlohmann::json finalizerPatch(const nlohmann::json& object) {
+  const nlohmann::json meta = object.is_object() ? object.value("metadata", nlohmann::json::object())
+                                                 : nlohmann::json::object();
+  nlohmann::json finalizers = meta.value("finalizers", nlohmann::json::array());
+  nlohmann::json patchMeta = nlohmann::json::object();
+  // An empty list is sent as null: the field goes, as on objects that never had one.
+  patchMeta["finalizers"] = finalizers.empty() ? nlohmann::json(nullptr) : finalizers;
+  if (meta.contains("resourceVersion")) patchMeta["resourceVersion"] = meta["resourceVersion"];
+  return {{"metadata", patchMeta}};
+}
+
 }  // namespace tributary::op::runtime

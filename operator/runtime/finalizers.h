@@ -20,4 +20,12 @@ bool addFinalizer(nlohmann::json& object, std::string_view finalizer);
 // clears the list on the server too.
 bool removeFinalizer(nlohmann::json& object, std::string_view finalizer);
 
+// The merge patch that writes `object`'s finalizers and nothing else, guarded
+// by the resourceVersion it carries (a stale one is a 409, as with
+// controller-runtime's MergeFromWithOptimisticLock). Used instead of a PUT of
+// the object: the informers store objects without managedFields and the
+// last-applied annotation, and a PUT of such a copy would delete the
+// annotation on the server (managedFields would survive: an absent field is kept).
+nlohmann::json finalizerPatch(const nlohmann::json& object);
+
 }  // namespace tributary::op::runtime

@@ -152,16 +152,18 @@ TEST(InstallRbacTest, RulesGrantExactlyTheApiCallsOfTheContract) {
 // Granted verbs a short KafkaTopic lifecycle does not exercise, and why they are granted.
 const std::map<std::string, std::string> kGrantedButNotExercised = {
     {"tributary.dev/kafkatopics:get", "read-after-conflict paths of controllers; the informer serves reads here"},
-    {"tributary.dev/kafkatopics:patch", "metadata patches (contract); finalizers are written with an update here"},
+    {"tributary.dev/kafkatopics:update",
+     "a PUT of a KafkaTopic (contract); finalizers are written with a merge patch guarded by the resourceVersion, so "
+     "that what the informer does not store (managedFields, the last-applied annotation) stays on the server"},
     {"tributary.dev/kafkatopics/status:get", "reading status directly (contract); the informer carries it here"},
     {"tributary.dev/kafkatopics/status:update", "status written with a PUT (contract); it is a merge patch here"},
     {"tributary.dev/kafkatopics/finalizers:update",
      "not an API call: clusters with the OwnerReferencesPermissionEnforcement admission plugin check this "
      "permission when a client sets finalizers or owner references on a KafkaTopic"},
     {"tributary.dev/kafkaconsumergroups:get", "as for kafkatopics; the informer serves reads"},
-    {"tributary.dev/kafkaconsumergroups:update",
-     "the finalizer of a group with deletionPolicy Delete is added and removed with an update; no group here"},
-    {"tributary.dev/kafkaconsumergroups:patch", "metadata patches, as for kafkatopics; no group in this scenario"},
+    {"tributary.dev/kafkaconsumergroups:update", "as for kafkatopics: finalizers are a merge patch"},
+    {"tributary.dev/kafkaconsumergroups:patch",
+     "the finalizer of a group with deletionPolicy Delete is added and removed with a merge patch; no group here"},
     {"tributary.dev/kafkaconsumergroups/status:get", "as for kafkatopics; the informer carries status"},
     {"tributary.dev/kafkaconsumergroups/status:update", "as for kafkatopics; status is a merge patch"},
     {"tributary.dev/kafkaconsumergroups/status:patch", "lag, members and resets are written with a merge patch; no group here"},
@@ -337,7 +339,7 @@ TEST_F(OperatorRbacTest, EveryRequestOfARunningOperatorIsAllowedAndEveryGrantIsU
   // The leader election, the informer, finalizers, status and Events were all exercised.
   for (const std::string key :
        {"coordination.k8s.io/leases:get", "coordination.k8s.io/leases:update", "tributary.dev/kafkatopics:list",
-        "tributary.dev/kafkatopics:watch", "tributary.dev/kafkatopics:update", "tributary.dev/kafkatopics/status:patch",
+        "tributary.dev/kafkatopics:watch", "tributary.dev/kafkatopics:patch", "tributary.dev/kafkatopics/status:patch",
         "core/events:create"})
     EXPECT_TRUE(used.count(key)) << key << " was expected in this scenario";
 }

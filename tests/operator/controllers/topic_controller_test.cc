@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "operator/app/yaml_json.h"
@@ -251,6 +252,27 @@ TEST_F(TopicControllerTest, DeletionPolicyDeleteRemovesTheTopicAndRetainKeepsIt)
   EXPECT_TRUE(kafka.topic("kept")) << "deletionPolicy Retain kept it";
 }
 
+// The informer stores objects without managedFields and the last-applied
+// annotation; writing the finalizer must not take them off the server, or the
+// next `kubectl apply` would no longer know what it applied.
+TEST_F(TopicControllerTest, AddingTheFinalizerKeepsWhatKubectlApplyWrote) {
+  startManager();
+  Json applied = topicResource("orders", 3, {{"deletionPolicy", "Delete"}});
+  const std::string lastApplied = applied.dump() + "\n";
+  applied["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", lastApplied},
+                                        {"team", "payments"}};
+  ASSERT_EQ(api->post(kTopics, applied).status, 201);
+  ASSERT_TRUE(awaitReady("orders", "True"));
+  const Json o = get("orders");
+  EXPECT_EQ(o["metadata"]["finalizers"], Json::array({"tributary.dev/topic"}));
+  EXPECT_EQ(o["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"], lastApplied);
+  EXPECT_EQ(o["metadata"]["annotations"]["team"], "payments");
+  // The creator's managedFields entry is still there, next to the operator's.
+  std::set<std::string> managers;
+  for (const auto& e : o["metadata"]["managedFields"]) managers.insert(e.value("manager", ""));
+  EXPECT_GE(managers.size(), 2u) << o["metadata"].dump();
+}
+
 TEST_F(TopicControllerTest, ASecondResourceClaimingATopicIsRefusedAndInheritsItWhenTheFirstGoes) {
   startManager();
   ASSERT_EQ(api->post(kTopics, topicResource("first", 3, {{"topicName", "shared"}})).status, 201);
@@ -331,7 +353,7 @@ TEST_F(TopicControllerTest, AnApiServerFailingForAWhileIsRetried) {
 
 TEST_F(TopicControllerTest, ConflictsWritingFinalizersAndStatusAreRetried) {
   startManager();
-  // The finalizer PUT (carrying the resourceVersion read) and the status write
+  // The finalizer patch (carrying the resourceVersion read) and the status write
   // both meet a 409 first, as when another writer got there in between.
   // Only the operator addresses the object's own path until the test reads it below.
   server->failNextRequests(2, 409, "/kafkatopics/gone");

@@ -233,5 +233,62 @@ TEST_F(InformerTest, StopEndsAnOpenWatchPromptly) {
   EXPECT_TRUE(eventually([&] { return server->openWatches() == 0; }));
 }
 
+// What a real server sends with every object and no reconciler reads: the
+// store keeps neither, so 10 000 resources cost what their content costs.
+TEST_F(InformerTest, StoresObjectsWithoutManagedFieldsOrTheLastAppliedAnnotation) {
+  const char* kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+  Json cm = configMap("applied");
+  cm["metadata"]["annotations"] = {{kLastApplied, R"({"apiVersion":"v1","kind":"ConfigMap"})"}, {"team", "payments"}};
+  client->create(kConfigMapsRef, "default", cm);
+  // The server really sends both (it writes managedFields as a real one does).
+  const Json sent = client->get(kConfigMapsRef, "default", "applied");
+  ASSERT_TRUE(sent["metadata"].contains("managedFields")) << sent.dump();
+  ASSERT_TRUE(sent["metadata"]["annotations"].contains(kLastApplied));
+
+  std::mutex mu;
+  std::vector<Json> delivered;
+  auto keep = [&](const Json& o) {
+    std::lock_guard lock(mu);
+    delivered.push_back(o);
+  };
+  InformerHandlers handlers{keep, [&](const Json&, const Json& now) { keep(now); }, keep};
+  InformerOptions opts = fastOptions();
+  opts.ns = "default";
+  Informer informer(*client, kConfigMapsRef, opts, handlers);
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  // Listed, then changed through the watch: both paths strip.
+  client->patch(kConfigMapsRef, "default", "applied", {{"data", {{"k", "v2"}}}});
+  ASSERT_TRUE(eventually([&] {
+    auto o = informer.get("default/applied");
+    return o && o->value("data", Json::object()).value("k", "") == "v2";
+  }));
+  const Json stored = *informer.get("default/applied");
+  EXPECT_FALSE(stored["metadata"].contains("managedFields"));
+  EXPECT_EQ(stored["metadata"]["annotations"], (Json{{"team", "payments"}}));
+  EXPECT_EQ(stored["data"]["k"], "v2");
+  std::lock_guard lock(mu);
+  ASSERT_EQ(delivered.size(), 2u);
+  for (const auto& o : delivered) {
+    EXPECT_FALSE(o["metadata"].contains("managedFields"));
+    EXPECT_FALSE(o["metadata"]["annotations"].contains(kLastApplied));
+    EXPECT_EQ(o["metadata"]["annotations"]["team"], "payments");
+  }
+}
+
+TEST_F(InformerTest, WithoutATransformObjectsAreStoredAsSent) {
+  Json cm = configMap("applied");
+  cm["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}};
+  client->create(kConfigMapsRef, "default", cm);
+  InformerOptions opts = fastOptions();
+  opts.ns = "default";
+  opts.transform = nullptr;
+  Informer informer(*client, kConfigMapsRef, opts, {});
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  // (A typed list leaves out its items' kind and apiVersion: compare what the server wrote.)
+  EXPECT_EQ(informer.get("default/applied")->at("metadata"), client->get(kConfigMapsRef, "default", "applied")["metadata"]);
+}
+
 }  // namespace
 }  // namespace tributary::op::kube::test

@@ -140,6 +140,19 @@ TEST(FinalizerTest, OtherFinalizersAreKeptInOrder) {
   EXPECT_EQ(topic["metadata"]["finalizers"], json::parse(R"(["a.example/x","b.example/y","tributary.dev/topic"])"));
 }
 
+// What the controllers send instead of a PUT of the stored copy: only the
+// finalizers, guarded by the resourceVersion read (a stale one is a 409).
+TEST(FinalizerTest, ThePatchCarriesOnlyTheFinalizersAndTheResourceVersion) {
+  json topic = json::parse(R"({"metadata":{"name":"orders","resourceVersion":"42","labels":{"a":"b"}},
+                               "spec":{"partitions":3}})");
+  addFinalizer(topic, "tributary.dev/topic");
+  EXPECT_EQ(finalizerPatch(topic),
+            json::parse(R"({"metadata":{"finalizers":["tributary.dev/topic"],"resourceVersion":"42"}})"));
+  removeFinalizer(topic, "tributary.dev/topic");
+  EXPECT_EQ(finalizerPatch(topic), json::parse(R"({"metadata":{"finalizers":null,"resourceVersion":"42"}})"))
+      << "the last finalizer gone: the field goes";
+}
+
 TEST(FinalizerTest, ObjectWithoutMetadata) {
   json object = json::object();
   EXPECT_FALSE(hasFinalizer(object, "f"));

@@ -7,6 +7,7 @@
 
 #include "common/codec/base64.h"
 #include "tests/support/apiserver/builtin_validation.h"
+#include "tests/support/apiserver/managed_fields.h"
 #include "tests/support/apiserver/names.h"
 #include "tests/support/apiserver/object_meta.h"
 #include "tests/support/apiserver/schema.h"
@@ -430,14 +431,14 @@ void ObjectStore::validateForWrite(const ResourceType& type, const std::string& 
 }
 
 ObjectPtr ObjectStore::create(const ResourceType& type, const std::string& version, const std::string& ns, Json body,
-                              bool dryRun) {
+                              bool dryRun, const std::string& manager) {
   std::lock_guard lock(mu_);
   requireServed(type);
-  return createLocked(type, version, ns, std::move(body), dryRun);
+  return createLocked(type, version, ns, std::move(body), dryRun, manager);
 }
 
 ObjectPtr ObjectStore::createLocked(const ResourceType& type, const std::string& version, const std::string& ns,
-                                    Json body, bool dryRun) {
+                                    Json body, bool dryRun, const std::string& manager) {
   if (!body.is_object()) throw badRequest("the body of the request must be a JSON object");
   checkTypeMeta(type, version, body);
   Json& meta = metadataFor(body);
@@ -502,6 +503,7 @@ ObjectPtr ObjectStore::createLocked(const ResourceType& type, const std::string&
   validateForWrite(type, version, body);
   if (isCrdType(type) && typeOfCrd(body))  // a built-in resource of the same group and plural
     throw alreadyExists("apiextensions.k8s.io", "customresourcedefinitions", name);
+  if (!manager.empty()) updateManagedFields(type, type.apiVersion(version), nullptr, body, manager, false, now());
   if (dryRun) return std::make_shared<const Json>(std::move(body));
 
   auto created = commit(type, EventType::Added, std::move(body), nullptr);
@@ -510,17 +512,18 @@ ObjectPtr ObjectStore::createLocked(const ResourceType& type, const std::string&
 }
 
 ObjectPtr ObjectStore::update(const ResourceType& type, const std::string& version, const std::string& ns,
-                              const std::string& name, Json body, Target target, bool dryRun) {
+                              const std::string& name, Json body, Target target, bool dryRun,
+                              const std::string& manager) {
   std::lock_guard lock(mu_);
   requireServed(type);
   if (!body.is_object()) throw badRequest("the body of the request must be a JSON object");
   checkTypeMeta(type, version, body);
-  return updateLocked(type, version, ns, name, std::move(body), target, dryRun);
+  return updateLocked(type, version, ns, name, std::move(body), target, dryRun, manager);
 }
 
 ObjectPtr ObjectStore::patch(const ResourceType& type, const std::string& version, const std::string& ns,
                              const std::string& name, PatchType patchType, const std::string& patchBody, Target target,
-                             bool dryRun) {
+                             bool dryRun, const std::string& manager) {
   std::lock_guard lock(mu_);
   requireServed(type);
   auto current = find(type, objectKey(ns, name));
@@ -531,11 +534,12 @@ ObjectPtr ObjectStore::patch(const ResourceType& type, const std::string& versio
   Json patched = applyPatch(patchType, base, patchBody, !type.builtin);
   if (!patched.is_object()) throw badRequest("the patched object is not a JSON object");
   checkTypeMeta(type, version, patched);
-  return updateLocked(type, version, ns, name, std::move(patched), target, dryRun);
+  return updateLocked(type, version, ns, name, std::move(patched), target, dryRun, manager);
 }
 
 ObjectPtr ObjectStore::updateLocked(const ResourceType& type, const std::string& version, const std::string& ns,
-                                    const std::string& name, Json body, Target target, bool dryRun) {
+                                    const std::string& name, Json body, Target target, bool dryRun,
+                                    const std::string& manager) {
   Json& meta = metadataFor(body);
   const std::string bodyName = metaString(body, "name");
   if (bodyName != name)
@@ -577,7 +581,16 @@ ObjectPtr ObjectStore::updateLocked(const ResourceType& type, const std::string&
       else
         nm.erase(f);
     }
-    nm.erase("managedFields");
+    // managedFields: absent, null or [] keep the stored ones (a client that
+    // PUTs an object it read without them loses nothing); [{}] resets them;
+    // anything else replaces them — the real server's rules.
+    const auto sent = nm.find("managedFields");
+    const bool keep = sent == nm.end() || sent->is_null() || (sent->is_array() && sent->empty());
+    const bool reset = sent != nm.end() && sent->is_array() && sent->size() == 1 && (*sent)[0] == Json::object();
+    if (keep && cm.contains("managedFields"))
+      nm["managedFields"] = cm["managedFields"];
+    else if (keep || reset || !sent->is_array())
+      nm.erase("managedFields");
     nm.erase("selfLink");
     if (type.statusSubresource) {
       // The main resource ignores .status when the type has a status subresource.
@@ -608,6 +621,8 @@ ObjectPtr ObjectStore::updateLocked(const ResourceType& type, const std::string&
   next["apiVersion"] = type.apiVersion(type.storageVersion);
   next["kind"] = type.kind;
   validateForWrite(type, version, next);
+  if (!manager.empty())
+    updateManagedFields(type, type.apiVersion(version), current.get(), next, manager, target == Target::Status, now());
   return commitUpdate(type, current, std::move(next), dryRun);
 }
 

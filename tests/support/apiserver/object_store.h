@@ -121,15 +121,19 @@ class ObjectStore {
     return f(static_cast<const ResourceRegistry&>(registry_));
   }
 
-  // Verbs. `ns` is "" for cluster-scoped types. Throw ApiError.
+  // Verbs. `ns` is "" for cluster-scoped types. Throw ApiError. `manager`
+  // (fieldManagerOf) records the write in metadata.managedFields as a real
+  // server does (managed_fields.h); "" leaves managedFields as they are.
   ObjectPtr get(const ResourceType& type, const std::string& ns, const std::string& name) const;
   ListResult list(const ResourceType& type, const std::string& ns, const ListOptions& options) const;
   ObjectPtr create(const ResourceType& type, const std::string& version, const std::string& ns, nlohmann::json body,
-                   bool dryRun);
+                   bool dryRun, const std::string& manager = "");
   ObjectPtr update(const ResourceType& type, const std::string& version, const std::string& ns,
-                   const std::string& name, nlohmann::json body, Target target, bool dryRun);
+                   const std::string& name, nlohmann::json body, Target target, bool dryRun,
+                   const std::string& manager = "");
   ObjectPtr patch(const ResourceType& type, const std::string& version, const std::string& ns, const std::string& name,
-                  PatchType patchType, const std::string& patchBody, Target target, bool dryRun);
+                  PatchType patchType, const std::string& patchBody, Target target, bool dryRun,
+                  const std::string& manager = "");
   // `options` is the DeleteOptions body (preconditions), or null.
   DeleteResult remove(const ResourceType& type, const std::string& ns, const std::string& name,
                       const nlohmann::json& options, bool dryRun);
@@ -174,9 +178,10 @@ class ObjectStore {
   ObjectMap snapshotAt(const ResourceType& type, uint64_t resourceVersion) const;
 
   ObjectPtr createLocked(const ResourceType& type, const std::string& version, const std::string& ns,
-                         nlohmann::json body, bool dryRun);
+                         nlohmann::json body, bool dryRun, const std::string& manager = "");
   ObjectPtr updateLocked(const ResourceType& type, const std::string& version, const std::string& ns,
-                         const std::string& name, nlohmann::json body, Target target, bool dryRun);
+                         const std::string& name, nlohmann::json body, Target target, bool dryRun,
+                         const std::string& manager);
   // Writes `next` over `current` (generation, no-op detection, deletion once
   // the last finalizer is gone, hooks). `next` already has the system metadata.
   ObjectPtr commitUpdate(const ResourceType& type, const ObjectPtr& current, nlohmann::json next, bool dryRun);

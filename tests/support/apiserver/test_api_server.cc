@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/support/apiserver/discovery.h"
+#include "tests/support/apiserver/managed_fields.h"
 #include "tests/support/apiserver/object_meta.h"
 #include "tests/support/apiserver/representation.h"
 #include "tests/support/apiserver/table.h"
@@ -440,20 +441,22 @@ void TestApiServer::serveResource(const httplib::Request& req, httplib::Response
     answerObject(200, store_.get(*type, ns, name));
     return;
   }
+  // Who writes, for metadata.managedFields (?fieldManager=, else the User-Agent's product).
+  const std::string manager = fieldManagerOf(req.get_param_value("fieldManager"), req.get_header_value("User-Agent"));
   if (req.method == "POST") {
     if (!collection) throw methodNotAllowed();
-    answerObject(201, store_.create(*type, version, ns, parseBody(req, false), dryRun(req)));
+    answerObject(201, store_.create(*type, version, ns, parseBody(req, false), dryRun(req), manager));
     return;
   }
   if (req.method == "PUT") {
     if (collection) throw methodNotAllowed();
-    answerObject(200, store_.update(*type, version, ns, name, parseBody(req, false), target, dryRun(req)));
+    answerObject(200, store_.update(*type, version, ns, name, parseBody(req, false), target, dryRun(req), manager));
     return;
   }
   if (req.method == "PATCH") {
     if (collection) throw methodNotAllowed();
     const PatchType patchType = patchTypeFor(req.get_header_value("Content-Type"));
-    answerObject(200, store_.patch(*type, version, ns, name, patchType, req.body, target, dryRun(req)));
+    answerObject(200, store_.patch(*type, version, ns, name, patchType, req.body, target, dryRun(req), manager));
     return;
   }
   if (req.method == "DELETE") {
