@@ -24,7 +24,6 @@ using namespace std::chrono_literals;
 using kube::test::KubeTest;
 using test::postHttps;
 
-
 // Forwards to a real client; lets a test run something just before a write
 // (another replica's move), once.
 class InterposingClient : public kube::KubeClient {
@@ -99,7 +98,8 @@ class CertificatesTest : public KubeTest {
       config["webhooks"].push_back(
           {{"name", "inject" + std::to_string(i) + ".tributary.dev"},
            {"clientConfig",
-            {{"service", {{"namespace", webhookNs}, {"name", "tributary-webhook"}, {"path", "/inject"}, {"port", 443}}}}},
+            {{"service",
+              {{"namespace", webhookNs}, {"name", "tributary-webhook"}, {"path", "/inject"}, {"port", 443}}}}},
            {"rules", Json::array({{{"operations", Json::array({"CREATE"})},
                                    {"apiGroups", Json::array({""})},
                                    {"apiVersions", Json::array({"v1"})},

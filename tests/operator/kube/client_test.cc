@@ -164,7 +164,8 @@ TEST_F(ClientTest, LabelAndFieldSelectors) {
 TEST_F(ClientTest, AllNamespacesAndClusterScoped) {
   const std::string team = apiServer->uniqueName("team");
   apiServer->deleteAfterwards(resources::kNamespaces, team);
-  client->create(resources::kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", team}}}});
+  client->create(resources::kNamespaces, "",
+                 {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", team}}}});
   EXPECT_EQ(client->get(resources::kNamespaces, "", team)["metadata"]["name"], team);
   client->create(kConfigMapsRef, ns, configMap("a"));
   client->create(kConfigMapsRef, team, configMap("b", {}, team));

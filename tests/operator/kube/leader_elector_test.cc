@@ -22,7 +22,8 @@ struct Candidate {
   double gauge() { return metricValue(registry, "tributary_operator_leader"); }
 };
 
-LeaderElectionConfig config(const std::string& ns, const std::string& identity, std::chrono::milliseconds lease = 2000ms,
+LeaderElectionConfig config(const std::string& ns, const std::string& identity,
+                            std::chrono::milliseconds lease = 2000ms,
                             std::chrono::milliseconds renew = 1000ms, std::chrono::milliseconds retry = 200ms) {
   LeaderElectionConfig c;
   c.leaseNamespace = ns;

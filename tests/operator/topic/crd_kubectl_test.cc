@@ -42,7 +42,8 @@ class KafkaTopicCrdKubectlTest : public ::testing::Test {
     // The examples name namespace default; kubectl -n refuses that, so they are
     // applied as they are but for the namespace (JSON documents are YAML).
     std::filesystem::create_directory(dir_ + "/examples");
-    for (const auto& entry : std::filesystem::directory_iterator(std::string(TRIBUTARY_SOURCE_DIR) + "/manifests/examples")) {
+    const std::string examples = std::string(TRIBUTARY_SOURCE_DIR) + "/manifests/examples";
+    for (const auto& entry : std::filesystem::directory_iterator(examples)) {
       if (entry.path().extension() != ".yaml") continue;
       std::ifstream in(entry.path());
       std::stringstream text;
