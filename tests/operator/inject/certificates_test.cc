@@ -409,8 +409,10 @@ TEST_F(WebhookHttpsTest, ARotatedCertificateIsServedFromTheNextConnectionWithout
 
   // Renewed by hand (as another replica would): a new leaf from the same CA in the Secret.
   Json s = secret();
-  CertificatePair leaf = issueServing({ca, secretData("ca.key")}, r->dnsNames(), std::chrono::system_clock::now(),
-                                      std::chrono::hours(24 * 9));
+  // Issued at wallNow (not later): one whose notBefore is past the replica's clock
+  // would be "not yet valid" and replaced (a race seen when a second boundary fell in between).
+  CertificatePair leaf =
+      issueServing({ca, secretData("ca.key")}, r->dnsNames(), wallNow, std::chrono::hours(24 * 9));
   s["data"]["tls.crt"] = base64Encode(leaf.certPem);
   s["data"]["tls.key"] = base64Encode(leaf.keyPem);
   client->update(kSecrets, webhookNs, s);
