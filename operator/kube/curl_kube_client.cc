@@ -19,6 +19,7 @@ struct CurlKubeClient::Request {
   std::string target;  // path and query
   std::string body;
   std::string contentType;  // "" = no body
+  std::string accept = "application/json";
 };
 
 namespace {
@@ -325,7 +326,7 @@ std::string CurlKubeClient::bearerToken() {
 }
 
 void CurlKubeClient::configure(void* handle, const std::string& target, curl_slist** headers,
-                               const std::string& contentType) {
+                               const std::string& contentType, const std::string& accept) {
   CURL* easy = static_cast<CURL*>(handle);
   std::string server = connection_.server;
   while (!server.empty() && server.back() == '/') server.pop_back();
@@ -360,7 +361,7 @@ void CurlKubeClient::configure(void* handle, const std::string& target, curl_sli
     curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
   }
 
-  *headers = curl_slist_append(*headers, "Accept: application/json");
+  *headers = curl_slist_append(*headers, ("Accept: " + accept).c_str());
   if (!contentType.empty()) *headers = curl_slist_append(*headers, ("Content-Type: " + contentType).c_str());
   std::string token = bearerToken();
   if (!token.empty()) *headers = curl_slist_append(*headers, ("Authorization: Bearer " + token).c_str());
@@ -371,7 +372,7 @@ CurlKubeClient::Answer CurlKubeClient::perform(const Request& request) {
   CURL* easy = static_cast<CURL*>(acquireHandle());
   if (easy == nullptr) throw ApiError(ApiError::Kind::Unavailable, 0, "", "curl_easy_init failed");
   curl_slist* headers = nullptr;
-  configure(easy, request.target, &headers, request.contentType);
+  configure(easy, request.target, &headers, request.contentType, request.accept);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.requestTimeout.count()));
   if (request.method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
@@ -404,6 +405,13 @@ CurlKubeClient::Answer CurlKubeClient::perform(const Request& request) {
   releaseHandle(easy);
   metrics_.requests.Add({{"verb", request.verb}, {"code", std::to_string(answer.status)}}).Increment();
   return answer;
+}
+
+CurlKubeClient::Answer CurlKubeClient::send(const std::string& method, const std::string& target,
+                                            const std::string& body, const std::string& contentType,
+                                            const std::string& accept) {
+  Request request{"raw", method, target, body, contentType, accept};
+  return perform(request);
 }
 
 Json CurlKubeClient::call(const Request& request) {

@@ -75,12 +75,19 @@ class CurlKubeClient : public KubeClient {
     int retryAfterSeconds = 0;
   };
 
+  // A request the typed verbs do not cover: a raw body, another Accept (a
+  // server-side Table), a path of its own. Same connection, TLS and auth as
+  // the verbs; counted with verb "raw". Returns the answer whatever its
+  // status; throws ApiError (Unavailable) only when there is no HTTP answer.
+  Answer send(const std::string& method, const std::string& target, const std::string& body = "",
+              const std::string& contentType = "", const std::string& accept = "application/json");
+
  private:
   Answer perform(const Request& request);
   Json call(const Request& request);
   // Applies URL, TLS, auth and User-Agent to an easy handle.
   void configure(void* easy, const std::string& target, ::curl_slist** headers,
-                 const std::string& contentType);
+                 const std::string& contentType, const std::string& accept = "application/json");
   std::string bearerToken();
   void* acquireHandle();
   void releaseHandle(void* easy);

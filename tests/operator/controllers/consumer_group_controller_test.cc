@@ -1,4 +1,5 @@
-// KafkaConsumerGroups in controller mode, in one process: the test API server,
+// KafkaConsumerGroups in controller mode, in one process: the test API server
+// (a real one when TRIBUTARY_TEST_KUBECONFIG is set),
 // OperatorManager (informers, queue, ConsumerGroupController, lag thread) and
 // the ClusterAdmin double with Kafka's group behaviour. Lag reaches status and
 // metrics; a reset is applied once per requestId (also across a restart) and
@@ -13,24 +14,16 @@
 #include "operator/controllers/operator_manager.h"
 #include "operator/kube/curl_kube_client.h"
 #include "tests/apiserver/api_client.h"
+#include "tests/support/kube/api_server_under_test.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
 
 using namespace std::chrono_literals;
-using tributary::apiserver::test::ApiClient;
+using tributary::test::RestClient;
 using tributary::apiserver::test::eventually;
 using Json = nlohmann::json;
 namespace op = tributary::op;
 
 namespace {
-
-const std::string kGroups = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkaconsumergroups";
-
-std::string readSource(const std::string& relative) {
-  std::ifstream in(std::string(TRIBUTARY_SOURCE_DIR) + "/" + relative);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class SharedAdmin final : public op::kafka::ClusterAdmin {
  public:
@@ -68,7 +61,7 @@ class SharedAdmin final : public op::kafka::ClusterAdmin {
 Json groupResource(const std::string& name, Json spec) {
   return {{"apiVersion", "tributary.dev/v1alpha1"},
           {"kind", "KafkaConsumerGroup"},
-          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"metadata", {{"name", name}}},  // the namespace is the URL's
           {"spec", spec}};
 }
 
@@ -81,14 +74,11 @@ Json condition(const Json& object, const std::string& type) {
 class ConsumerGroupControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server = std::make_unique<tributary::apiserver::TestApiServer>();
-    server->start();
-    api = std::make_unique<ApiClient>(server->port());
-    for (const char* crd : {"crds/kafkatopic.yaml", "crds/kafkaconsumergroup.yaml"}) {
-      auto r = api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                         op::app::yamlDocumentsToJson(readSource(crd)).at(0));
-      ASSERT_EQ(r.status, 201) << r.raw;
-    }
+    apiServer = std::make_unique<tributary::test::ApiServerUnderTest>();
+    ns = apiServer->ns();
+    kGroups = "/apis/tributary.dev/v1alpha1/namespaces/" + ns + "/kafkaconsumergroups";
+    api = apiServer->newRestClient();
+    apiServer->installCrds({"kafkatopic.yaml", "kafkaconsumergroup.yaml"});
     kafka.putTopic("orders", {2, 3, {}});
     kafka.produce("orders", 0, 100, 1'000);
     kafka.produce("orders", 1, 40, 1'000);
@@ -97,21 +87,20 @@ class ConsumerGroupControllerTest : public ::testing::Test {
   }
   void TearDown() override {
     managers.clear();
-    server->stop();
+    apiServer.reset();
   }
   op::controllers::OperatorManager& startManager() {
     op::controllers::ManagerOptions o;
     o.clusters["default"] = op::kafka::ClusterConnection{"fake:9092", {}, 5s};
     o.leaderElection = false;
+    o.watchNamespaces = {ns};  // on a real cluster, other tests' resources are not ours
     o.metrics = {"127.0.0.1", 0};
     o.probes = {"127.0.0.1", 0};
     o.lagInterval = 50ms;  // tests await conditions; a short interval only makes them come sooner
     o.partitionLagMetrics = partitionLagMetrics;
     o.lease.identity = "operator-" + std::to_string(managers.size());
-    op::kube::ClusterConnection connection;
-    connection.server = server->url();
     auto registry = std::make_shared<prometheus::Registry>();
-    auto client = std::make_shared<op::kube::CurlKubeClient>(connection, *registry);
+    auto client = apiServer->newSharedClient(*registry);
     registries.push_back(registry);
     auto m = std::make_unique<op::controllers::OperatorManager>(
         std::move(o), client, registry,
@@ -135,7 +124,7 @@ class ConsumerGroupControllerTest : public ::testing::Test {
   }
   std::vector<Json> eventsFor(const std::string& name) {
     std::vector<Json> out;
-    const Json list = api->get("/api/v1/namespaces/default/events").body;
+    const Json list = api->get("/api/v1/namespaces/" + ns + "/events").body;
     for (const auto& e : list["items"])
       if (e["involvedObject"]["name"] == name) out.push_back(e);
     return out;
@@ -143,8 +132,9 @@ class ConsumerGroupControllerTest : public ::testing::Test {
 
   bool partitionLagMetrics = false;  // consumerGroups.partitionLagMetrics of the next manager
   op::test::FakeClusterAdmin kafka;
-  std::unique_ptr<tributary::apiserver::TestApiServer> server;
-  std::unique_ptr<ApiClient> api;
+  std::unique_ptr<tributary::test::ApiServerUnderTest> apiServer;
+  std::string ns, kGroups;  // the test's namespace, its KafkaConsumerGroups
+  std::unique_ptr<RestClient> api;
   std::vector<std::shared_ptr<prometheus::Registry>> registries;
   std::vector<std::unique_ptr<op::controllers::OperatorManager>> managers;
 };
@@ -170,14 +160,14 @@ TEST_F(ConsumerGroupControllerTest, LagStateAndMembersReachStatusAndMetrics) {
   ASSERT_TRUE(eventually([&] {
     auto r = metrics.Get("/metrics");
     return r && r->body.find("tributary_consumer_group_lag{group=\"orders-service\",name=\"orders-consumers\","
-                             "namespace=\"default\",topic=\"orders\"} 30") != std::string::npos;
+                             "namespace=\"" + ns + "\",topic=\"orders\"} 30") != std::string::npos;
   }));
   auto body = metrics.Get("/metrics")->body;
   EXPECT_NE(body.find("tributary_consumer_group_members{group=\"orders-service\",name=\"orders-consumers\","
-                      "namespace=\"default\"} 1"),
+                      "namespace=\"" + ns + "\"} 1"),
             std::string::npos);
   EXPECT_NE(body.find("tributary_consumer_group_state{group=\"orders-service\",name=\"orders-consumers\","
-                      "namespace=\"default\",state=\"Stable\"} 1"),
+                      "namespace=\"" + ns + "\",state=\"Stable\"} 1"),
             std::string::npos);
 
   // The consumer catches up: lag 0 reaches status.
@@ -297,10 +287,10 @@ TEST_F(ConsumerGroupControllerTest, PartitionLagSeriesOnlyWhenAskedAndSeriesOfAT
             201);
   httplib::Client metrics("127.0.0.1", m.metricsPort());
   const std::string p0 =
-      "tributary_consumer_group_partition_lag{group=\"orders-service\",name=\"g\",namespace=\"default\",partition=\"0\","
+      "tributary_consumer_group_partition_lag{group=\"orders-service\",name=\"g\",namespace=\"" + ns + "\",partition=\"0\","
       "topic=\"orders\"} 30";
   const std::string payments =
-      "tributary_consumer_group_lag{group=\"orders-service\",name=\"g\",namespace=\"default\",topic=\"payments\"} 6";
+      "tributary_consumer_group_lag{group=\"orders-service\",name=\"g\",namespace=\"" + ns + "\",topic=\"payments\"} 6";
   ASSERT_TRUE(eventually([&] {
     auto r = metrics.Get("/metrics");
     return r && r->body.find(p0) != std::string::npos && r->body.find(payments) != std::string::npos;

@@ -1,7 +1,8 @@
 // Controller mode end to end inside one process: the test API server (real
-// HTTP on loopback), the operator's OperatorManager (libcurl client, informer,
-// work queue, TopicController) and the ClusterAdmin test double standing in
-// for Kafka's admin API (the embedded mock cluster has none).
+// HTTP on loopback; a real one when TRIBUTARY_TEST_KUBECONFIG is set), the
+// operator's OperatorManager (libcurl client, informer, work queue,
+// TopicController) and the ClusterAdmin test double standing in for Kafka's
+// admin API (the embedded mock cluster has none).
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -13,24 +14,16 @@
 #include "operator/controllers/operator_manager.h"
 #include "operator/kube/curl_kube_client.h"
 #include "tests/apiserver/api_client.h"
+#include "tests/support/kube/api_server_under_test.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
 
 using namespace std::chrono_literals;
-using tributary::apiserver::test::ApiClient;
+using tributary::test::RestClient;
 using tributary::apiserver::test::eventually;
 using Json = nlohmann::json;
 namespace op = tributary::op;
 
 namespace {
-
-const std::string kTopics = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkatopics";
-
-std::string readSource(const std::string& relative) {
-  std::ifstream in(std::string(TRIBUTARY_SOURCE_DIR) + "/" + relative);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Hands the shared test double to the manager (which owns what the factory makes).
 class SharedAdmin final : public op::kafka::ClusterAdmin {
@@ -62,29 +55,30 @@ Json topicResource(const std::string& name, int partitions, Json extraSpec = Jso
   spec.update(extraSpec);
   return {{"apiVersion", "tributary.dev/v1alpha1"},
           {"kind", "KafkaTopic"},
-          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"metadata", {{"name", name}}},  // the namespace is the URL's
           {"spec", spec}};
 }
 
 class TopicControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server = std::make_unique<tributary::apiserver::TestApiServer>();
-    server->start();
-    api = std::make_unique<ApiClient>(server->port());
-    auto crd = op::app::yamlDocumentsToJson(readSource("crds/kafkatopic.yaml")).at(0);
-    auto r = api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    ASSERT_EQ(r.status, 201) << r.raw;
+    apiServer = std::make_unique<tributary::test::ApiServerUnderTest>();
+    server = apiServer->testServer();
+    ns = apiServer->ns();
+    kTopics = "/apis/tributary.dev/v1alpha1/namespaces/" + ns + "/kafkatopics";
+    api = apiServer->newRestClient();
+    apiServer->installCrds({"kafkatopic.yaml"});
   }
   void TearDown() override {
     managers.clear();
-    server->stop();
+    apiServer.reset();
   }
 
   virtual op::controllers::ManagerOptions options() {
     op::controllers::ManagerOptions o;
     o.clusters["default"] = op::kafka::ClusterConnection{"fake:9092", {}, 5s};
     o.leaderElection = false;
+    o.watchNamespaces = {ns};  // on a real cluster, other tests' resources are not ours
     o.metrics = {"127.0.0.1", 0};
     o.probes = {"127.0.0.1", 0};
     o.resyncPeriod = resync;
@@ -93,10 +87,8 @@ class TopicControllerTest : public ::testing::Test {
   }
 
   op::controllers::OperatorManager& startManager(op::controllers::ManagerOptions o) {
-    op::kube::ClusterConnection connection;
-    connection.server = server->url();
     auto registry = std::make_shared<prometheus::Registry>();
-    auto client = std::make_shared<op::kube::CurlKubeClient>(connection, *registry);
+    auto client = apiServer->newSharedClient(*registry);  // its calls are counted in apiServer->calls()
     registries.push_back(registry);
     auto m = std::make_unique<op::controllers::OperatorManager>(
         std::move(o), client, registry,
@@ -133,7 +125,7 @@ class TopicControllerTest : public ::testing::Test {
 
   std::vector<Json> eventsFor(const std::string& name) {
     std::vector<Json> out;
-    const Json list = api->get("/api/v1/namespaces/default/events").body;  // kept alive for the loop
+    const Json list = api->get("/api/v1/namespaces/" + ns + "/events").body;  // kept alive for the loop
     for (const auto& e : list["items"])
       if (e["involvedObject"]["name"] == name) out.push_back(e);
     return out;
@@ -141,8 +133,10 @@ class TopicControllerTest : public ::testing::Test {
 
   std::chrono::milliseconds resync{300'000};
   op::test::FakeClusterAdmin kafka;
-  std::unique_ptr<tributary::apiserver::TestApiServer> server;
-  std::unique_ptr<ApiClient> api;
+  std::unique_ptr<tributary::test::ApiServerUnderTest> apiServer;
+  tributary::apiserver::TestApiServer* server = nullptr;  // nullptr against a real API server
+  std::string ns, kTopics;                                 // the test's namespace, its KafkaTopics
+  std::unique_ptr<RestClient> api;
   std::vector<std::shared_ptr<prometheus::Registry>> registries;
   std::vector<std::unique_ptr<op::controllers::OperatorManager>> managers;
 };
@@ -228,12 +222,12 @@ TEST_F(TopicControllerResync, DriftMadeInKafkaIsCorrectedAndSteadyStateWritesNot
   // Converged: further resyncs describe Kafka but write nothing to the API server.
   const int describes = kafka.calls("describeTopics");
   ASSERT_TRUE(eventually([&] { return kafka.calls("describeTopics") >= describes + 1; }));  // one resync settles
-  server->clearRequests();
+  apiServer->calls().clear();
   const int after = kafka.calls("describeTopics");
   ASSERT_TRUE(eventually([&] { return kafka.calls("describeTopics") >= after + 3; }));  // three more resyncs
   int writes = 0;
-  for (const auto& r : server->requests())
-    if (r.method != "GET") ++writes;
+  for (const auto& r : apiServer->calls().calls())  // what the operator's client sent
+    if (r.verb != "get" && r.verb != "list" && r.verb != "watch") ++writes;
   EXPECT_EQ(writes, 0) << "steady state costs no API writes";
 }
 
@@ -261,7 +255,7 @@ TEST_F(TopicControllerTest, AddingTheFinalizerKeepsWhatKubectlApplyWrote) {
   const std::string lastApplied = applied.dump() + "\n";
   applied["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", lastApplied},
                                         {"team", "payments"}};
-  ASSERT_EQ(api->post(kTopics, applied).status, 201);
+  ASSERT_EQ(api->post(kTopics + "?fieldManager=kubectl-client-side-apply", applied).status, 201);
   ASSERT_TRUE(awaitReady("orders", "True"));
   const Json o = get("orders");
   EXPECT_EQ(o["metadata"]["finalizers"], Json::array({"tributary.dev/topic"}));
@@ -282,7 +276,7 @@ TEST_F(TopicControllerTest, ASecondResourceClaimingATopicIsRefusedAndInheritsItW
             201);
   ASSERT_TRUE(awaitReady("second", "False", "TopicNameConflict")) << get("second").dump();
   EXPECT_EQ(kafka.topic("shared")->partitions, 3) << "the second resource changes nothing";
-  EXPECT_NE(readyCondition(get("second"))["message"].get<std::string>().find("default/first"), std::string::npos);
+  EXPECT_NE(readyCondition(get("second"))["message"].get<std::string>().find(ns + "/first"), std::string::npos);
   // The first goes (Retain): the second inherits the topic and applies its spec.
   ASSERT_EQ(api->del(kTopics + "/first").status, 200);
   ASSERT_TRUE(awaitReady("second", "True")) << get("second").dump();
@@ -343,6 +337,7 @@ TEST_F(TopicControllerTest, AnUnknownClusterIsRefusedByName) {
 }
 
 TEST_F(TopicControllerTest, AnApiServerFailingForAWhileIsRetried) {
+  SKIP_UNLESS_TEST_API_SERVER(*apiServer, "failNextRequests(), dropWatches()");
   startManager();
   ASSERT_TRUE(eventually([&] { return server->openWatches() > 0; }));
   server->failNextRequests(6, 503);
@@ -352,6 +347,7 @@ TEST_F(TopicControllerTest, AnApiServerFailingForAWhileIsRetried) {
 }
 
 TEST_F(TopicControllerTest, ConflictsWritingFinalizersAndStatusAreRetried) {
+  SKIP_UNLESS_TEST_API_SERVER(*apiServer, "failNextRequests() with 409");
   startManager();
   // The finalizer patch (carrying the resourceVersion read) and the status write
   // both meet a 409 first, as when another writer got there in between.
@@ -391,7 +387,7 @@ class LeaderElection : public TopicControllerTest {
   op::controllers::ManagerOptions options() override {
     auto o = TopicControllerTest::options();
     o.leaderElection = true;
-    o.lease.leaseNamespace = "default";
+    o.lease.leaseNamespace = ns;
     o.lease.leaseName = "tributary-operator";
     o.lease.leaseDuration = 2s;
     o.lease.renewDeadline = 1500ms;

@@ -11,11 +11,12 @@
 #include "operator/app/yaml_json.h"
 #include "operator/group/kafka_consumer_group.h"
 #include "tests/apiserver/api_client.h"
+#include "tests/support/kube/api_server_under_test.h"
 
 namespace tributary::op::group {
 namespace {
 
-using apiserver::test::ApiClient;
+using tributary::test::RestClient;
 using nlohmann::json;
 
 std::string readSource(const std::string& relative) {
@@ -25,16 +26,13 @@ std::string readSource(const std::string& relative) {
   return ss.str();
 }
 
-const std::string kGroups = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkaconsumergroups";
-
 class KafkaConsumerGroupCrdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto crd = app::yamlDocumentsToJson(readSource("crds/kafkaconsumergroup.yaml")).at(0);
-    server.start();
-    client = std::make_unique<ApiClient>(server.port());
-    auto r = client->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    ASSERT_EQ(r.status, 201) << r.raw;
+    apiServer = std::make_unique<tributary::test::ApiServerUnderTest>();
+    kGroups = "/apis/tributary.dev/v1alpha1/namespaces/" + apiServer->ns() + "/kafkaconsumergroups";
+    client = apiServer->newRestClient();
+    apiServer->installCrds({"kafkaconsumergroup.yaml"});
   }
   std::set<std::string> rejectedFields(const json& body) {
     auto r = client->post(kGroups, body);
@@ -47,12 +45,14 @@ class KafkaConsumerGroupCrdTest : public ::testing::Test {
     return {{"apiVersion", "tributary.dev/v1alpha1"}, {"kind", "KafkaConsumerGroup"}, {"metadata", {{"name", "g"}}},
             {"spec", spec}};
   }
-  apiserver::TestApiServer server;
-  std::unique_ptr<ApiClient> client;
+  std::unique_ptr<tributary::test::ApiServerUnderTest> apiServer;  // the test server or TRIBUTARY_TEST_KUBECONFIG's
+  std::string kGroups;                                            // in the test's namespace
+  std::unique_ptr<RestClient> client;
 };
 
 TEST_F(KafkaConsumerGroupCrdTest, ExampleIsAcceptedWithDefaultsAndPassesTheOperatorsValidation) {
   auto doc = app::yamlDocumentsToJson(readSource("manifests/examples/orders-consumers-group.yaml")).at(0);
+  doc["metadata"].erase("namespace");  // the test's namespace (the URL's) instead of default
   auto r = client->post(kGroups, doc);
   ASSERT_EQ(r.status, 201) << r.raw;
   EXPECT_EQ(r.body["spec"]["deletionPolicy"], "Retain");

@@ -14,8 +14,8 @@ namespace {
 using kube::test::KubeTest;
 using kube::test::metricValue;
 
-Json review(const Json& podObject, const std::string& ns = "shop", const std::string& operation = "CREATE",
-            const std::string& kind = "Pod") {
+Json reviewIn(const Json& podObject, const std::string& ns, const std::string& operation = "CREATE",
+              const std::string& kind = "Pod") {
   return {{"apiVersion", "admission.k8s.io/v1"},
           {"kind", "AdmissionReview"},
           {"request",
@@ -42,8 +42,7 @@ class AdmissionTest : public KubeTest {
   void SetUp() override {
     KubeTest::SetUp();
     sharedClient = std::shared_ptr<kube::KubeClient>(newClient(clientRegistry).release());
-    Json ns{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "shop"}}}};
-    client->create(kube::resources::kNamespaces, "", ns);
+    shop = ns;  // the test's own namespace plays the app's
     InjectorSettings s;
     s.sidecarImage = "tributary/sidecar:test";
     s.defaultConfigYaml = "kafka:\n  bootstrapServers: kafka:9092\n";
@@ -59,6 +58,11 @@ class AdmissionTest : public KubeTest {
     KubeTest::TearDown();
   }
 
+  // A review of `podObject` created in `reqNs` (default: the app's namespace).
+  Json review(const Json& podObject, const std::string& reqNs = "", const std::string& operation = "CREATE",
+              const std::string& kind = "Pod") {
+    return reviewIn(podObject, reqNs.empty() ? shop : reqNs, operation, kind);
+  }
   // The answer as the API server reads it.
   Json answer(const Json& request, int expectStatus = 200) {
     AdmissionAnswer a = handler->handle(request.dump());
@@ -73,6 +77,7 @@ class AdmissionTest : public KubeTest {
     return podObject.patch(Json::parse(decoded.value_or("[]")));
   }
 
+  std::string shop;
   prometheus::Registry clientRegistry, metrics;
   std::shared_ptr<kube::KubeClient> sharedClient;
   std::shared_ptr<const SidecarInjector> injector;
@@ -96,8 +101,8 @@ TEST_F(AdmissionTest, AnnotatedPodGetsTheSidecarAsAJsonPatchAndTheUidEchoed) {
 
 TEST_F(AdmissionTest, PodsWithoutTheAnnotationAndOtherRequestsAreAllowedUnchanged) {
   for (const Json& request : {review(pod(Json::object())), review(pod({{"tributary.dev/inject", "false"}})),
-                              review(pod({{"tributary.dev/inject", "true"}}), "shop", "UPDATE"),
-                              review(pod({{"tributary.dev/inject", "true"}}), "shop", "CREATE", "Service")}) {
+                              review(pod({{"tributary.dev/inject", "true"}}), shop, "UPDATE"),
+                              review(pod({{"tributary.dev/inject", "true"}}), shop, "CREATE", "Service")}) {
     Json out = answer(request);
     EXPECT_EQ(out["response"]["allowed"], true);
     EXPECT_FALSE(out["response"].contains("patch")) << out.dump();
@@ -146,32 +151,33 @@ TEST_F(AdmissionTest, AnUnknownConfigMapIsDeniedNamingTheAnnotationTheConfigMapA
   const std::string message = out["response"]["status"]["message"];
   EXPECT_NE(message.find("tributary.dev/config"), std::string::npos) << message;
   EXPECT_NE(message.find("\"orders-sidecar\""), std::string::npos) << message;
-  EXPECT_NE(message.find("\"shop\""), std::string::npos) << "the namespace comes from the request: " << message;
+  EXPECT_NE(message.find("\"" + shop + "\""), std::string::npos) << "the namespace comes from the request: " << message;
   EXPECT_NE(message.find("not found"), std::string::npos) << message;
 }
 
 TEST_F(AdmissionTest, AConfigMapThatExistsIsMountedAndOneWithoutTheKeyIsDenied) {
   Json cm{{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
-          {"metadata", {{"name", "orders-sidecar"}, {"namespace", "shop"}}},
+          {"metadata", {{"name", "orders-sidecar"}, {"namespace", shop}}},
           {"data", {{"sidecar.yaml", "kafka:\n  bootstrapServers: kafka:9092\n"}}}};
-  client->create(kube::resources::kConfigMaps, "shop", cm);
+  client->create(kube::resources::kConfigMaps, shop, cm);
   Json p = pod({{"tributary.dev/inject", "true"}, {"tributary.dev/config", "orders-sidecar"}});
   Json out = answer(review(p));
   ASSERT_EQ(out["response"]["allowed"], true) << out.dump();
   Json stored = patched(p, out["response"]);
   EXPECT_EQ(stored["spec"]["volumes"][0]["configMap"]["name"], "orders-sidecar");
-  EXPECT_EQ(countRequests("get", "/api/v1/namespaces/shop/configmaps/orders-sidecar"), 1u);
+  EXPECT_EQ(countRequests("get", "/api/v1/namespaces/" + shop + "/configmaps/orders-sidecar"), 1u);
 
   cm["metadata"]["name"] = "wrong-key";
   cm["data"] = {{"config.yaml", "x"}};
-  client->create(kube::resources::kConfigMaps, "shop", cm);
+  client->create(kube::resources::kConfigMaps, shop, cm);
   Json denied = answer(review(pod({{"tributary.dev/inject", "true"}, {"tributary.dev/config", "wrong-key"}})));
   EXPECT_EQ(denied["response"]["allowed"], false);
   EXPECT_NE(denied["response"]["status"]["message"].get<std::string>().find("no key sidecar.yaml"), std::string::npos);
 }
 
 TEST_F(AdmissionTest, AnApiServerErrorDeniesThePodRatherThanCreateItWithoutItsSidecar) {
+  SKIP_UNLESS_TEST_SERVER("failNextRequests()");
   server->failNextRequests(1, 503, "/configmaps/");
   Json out = answer(review(pod({{"tributary.dev/inject", "true"}, {"tributary.dev/config", "orders-sidecar"}})));
   EXPECT_EQ(out["response"]["allowed"], false);

@@ -24,9 +24,6 @@ using namespace std::chrono_literals;
 using kube::test::KubeTest;
 using test::postHttps;
 
-constexpr const char* kNs = "tributary-system";
-constexpr const char* kHost = "tributary-webhook.tributary-system.svc";
-
 // Forwards to a real client; lets a test run something just before a write
 // (another replica's move), once.
 class InterposingClient : public kube::KubeClient {
@@ -80,8 +77,13 @@ class CertificatesTest : public KubeTest {
   void SetUp() override {
     KubeTest::SetUp();
     shared = std::shared_ptr<kube::KubeClient>(newClient(clientRegistry).release());
-    client->create(kube::resources::kNamespaces, "",
-                   Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
+    // The test's namespace plays tributary-system; the webhook configuration
+    // (cluster-scoped) gets a name no other test uses.
+    webhookNs = ns;
+    webhookHost = "tributary-webhook." + webhookNs + ".svc";
+    webhookConfig = apiServer->uniqueName("tributary-sidecar-injector");
+    options.namespace_ = webhookNs;
+    options.webhookConfigurationName = webhookConfig;
     wallNow = std::chrono::system_clock::now();
     options.caValidity = std::chrono::hours(24 * 30);      // 30 days
     options.servingValidity = std::chrono::hours(24 * 9);  // 9 days: renewed with less than 3 left
@@ -90,20 +92,25 @@ class CertificatesTest : public KubeTest {
   void installWebhookConfiguration(int webhooks = 2) {
     Json config{{"apiVersion", "admissionregistration.k8s.io/v1"},
                 {"kind", "MutatingWebhookConfiguration"},
-                {"metadata", {{"name", "tributary-sidecar-injector"}}},
+                {"metadata", {{"name", webhookConfig}}},
                 {"webhooks", Json::array()}};
     for (int i = 0; i < webhooks; ++i)
       config["webhooks"].push_back(
           {{"name", "inject" + std::to_string(i) + ".tributary.dev"},
            {"clientConfig",
-            {{"service", {{"namespace", kNs}, {"name", "tributary-webhook"}, {"path", "/inject"}, {"port", 443}}}}},
+            {{"service",
+              {{"namespace", webhookNs}, {"name", "tributary-webhook"}, {"path", "/inject"}, {"port", 443}}}}},
            {"rules", Json::array({{{"operations", Json::array({"CREATE"})},
                                    {"apiGroups", Json::array({""})},
                                    {"apiVersions", Json::array({"v1"})},
                                    {"resources", Json::array({"pods"})}}})},
+           // Matches no pod: on a real cluster this configuration must not
+           // send the cluster's pods to a webhook that does not exist.
+           {"objectSelector", {{"matchLabels", {{"tributary.dev/test-webhook", webhookNs}}}}},
            {"failurePolicy", "Fail"},
            {"sideEffects", "None"},
            {"admissionReviewVersions", Json::array({"v1"})}});
+    apiServer->deleteAfterwards(kMutatingWebhookConfigurations, webhookConfig);
     client->create(kMutatingWebhookConfigurations, "", config);
   }
 
@@ -118,7 +125,7 @@ class CertificatesTest : public KubeTest {
     KubeTest::TearDown();
   }
 
-  Json secret() { return client->get(kSecrets, kNs, "tributary-webhook-tls"); }
+  Json secret() { return client->get(kSecrets, webhookNs, "tributary-webhook-tls"); }
   std::string secretData(const char* key) {
     return base64Decode(secret()["data"][key].get<std::string>()).value_or("");
   }
@@ -128,12 +135,13 @@ class CertificatesTest : public KubeTest {
   }
   std::vector<std::string> caBundles() {
     std::vector<std::string> out;
-    const Json config = client->get(kMutatingWebhookConfigurations, "", "tributary-sidecar-injector");
+    const Json config = client->get(kMutatingWebhookConfigurations, "", webhookConfig);
     for (const auto& w : config["webhooks"])
       out.push_back(base64Decode(w["clientConfig"].value("caBundle", "")).value_or("(not base64)"));
     return out;
   }
 
+  std::string webhookNs, webhookHost, webhookConfig;
   prometheus::Registry clientRegistry;
   std::shared_ptr<kube::KubeClient> shared;
   runtime::FakeClock clock;
@@ -153,8 +161,7 @@ TEST_F(CertificatesTest, CreatesTheSecretServesItsCertificateAndPatchesEveryCaBu
   auto info = inspectCertificate(leaf);
   ASSERT_TRUE(info);
   EXPECT_FALSE(info->isCa);
-  for (const char* name : {"tributary-webhook.tributary-system.svc", "tributary-webhook.tributary-system.svc.cluster.local",
-                           "tributary-webhook"})
+  for (const std::string& name : {webhookHost, webhookHost + ".cluster.local", std::string("tributary-webhook")})
     EXPECT_NE(std::find(info->dnsNames.begin(), info->dnsNames.end(), name), info->dnsNames.end()) << name;
   EXPECT_TRUE(signedBy(leaf, ca));
   EXPECT_TRUE(keyMatchesCertificate(leaf, secretData("tls.key")));
@@ -162,12 +169,12 @@ TEST_F(CertificatesTest, CreatesTheSecretServesItsCertificateAndPatchesEveryCaBu
   EXPECT_EQ(store->certPem(), leaf);
   EXPECT_EQ(caBundles(), (std::vector<std::string>{ca, ca}));
   // The other fields of the webhooks are untouched.
-  Json config = client->get(kMutatingWebhookConfigurations, "", "tributary-sidecar-injector");
+  Json config = client->get(kMutatingWebhookConfigurations, "", webhookConfig);
   EXPECT_EQ(config["webhooks"][1]["clientConfig"]["service"]["name"], "tributary-webhook");
   EXPECT_EQ(config["webhooks"][1]["failurePolicy"], "Fail");
 
   // Steady state: a second check writes nothing.
-  server->clearRequests();
+  clearRequests();
   replica(store)->reconcile();
   EXPECT_EQ(countRequests("create") + countRequests("update") + countRequests("patch"), 0u);
 }
@@ -176,7 +183,7 @@ TEST_F(CertificatesTest, ASecondReplicaServesTheSameCertificate) {
   installWebhookConfiguration(1);
   auto a = std::make_shared<ServingCertificateStore>(), b = std::make_shared<ServingCertificateStore>();
   replica(a)->reconcile();
-  server->clearRequests();
+  clearRequests();
   replica(b)->reconcile();
   EXPECT_EQ(a->certPem(), b->certPem());
   EXPECT_EQ(countRequests("update", "secrets"), 0u);
@@ -193,7 +200,7 @@ TEST_F(CertificatesTest, TwoReplicasCreatingAtOnceBothServeTheWinnersCertificate
   EXPECT_EQ(a->certPem(), secretData("tls.crt"));
   EXPECT_EQ(b->certPem(), secretData("tls.crt")) << "the loser uses the winner's Secret";
   bool saw409 = false;
-  for (const auto& r : server->requests()) saw409 = saw409 || (r.verb == "create" && r.status == 409);
+  for (const auto& r : apiServer->calls().calls()) saw409 = saw409 || (r.verb == "create" && r.status == 409);
   EXPECT_TRUE(saw409);
 }
 
@@ -212,7 +219,7 @@ TEST_F(CertificatesTest, TwoReplicasRenewingAtOnceSettleOnOneCertificate) {
   EXPECT_EQ(a->certPem(), renewed);
   EXPECT_EQ(b->certPem(), renewed);
   size_t conflicts = 0;
-  for (const auto& r : server->requests()) conflicts += r.verb == "update" && r.status == 409;
+  for (const auto& r : apiServer->calls().calls()) conflicts += r.verb == "update" && r.status == 409;
   EXPECT_EQ(conflicts, 1u);
 }
 
@@ -220,13 +227,13 @@ TEST_F(CertificatesTest, ACaBundlePatchThatMeetsAConcurrentChangeIsRetriedAndKee
   installWebhookConfiguration(1);
   auto racing = std::make_shared<InterposingClient>(shared);
   racing->beforePatch = [&] {
-    Json config = client->get(kMutatingWebhookConfigurations, "", "tributary-sidecar-injector");
+    Json config = client->get(kMutatingWebhookConfigurations, "", webhookConfig);
     config["webhooks"][0]["timeoutSeconds"] = 7;
     client->update(kMutatingWebhookConfigurations, "", config);
   };
   auto store = std::make_shared<ServingCertificateStore>();
   replica(store, racing)->reconcile();
-  Json config = client->get(kMutatingWebhookConfigurations, "", "tributary-sidecar-injector");
+  Json config = client->get(kMutatingWebhookConfigurations, "", webhookConfig);
   EXPECT_EQ(config["webhooks"][0]["timeoutSeconds"], 7) << "the concurrent change survived";
   EXPECT_EQ(caBundles(), (std::vector<std::string>{secretData("ca.crt")}));
   EXPECT_EQ(countRequests("patch", "mutatingwebhookconfigurations"), 2u) << "one 409, one success";
@@ -244,7 +251,7 @@ TEST_F(CertificatesTest, TheServingCertificateIsRenewedWithAThirdOfItsLifetimeLe
   EXPECT_EQ(store->certPem(), leaf1);
 
   wallNow += std::chrono::hours(24 * 2);  // 2 days left
-  server->clearRequests();
+  clearRequests();
   r->reconcile();
   const std::string leaf2 = store->certPem();
   EXPECT_NE(leaf2, leaf1);
@@ -280,7 +287,7 @@ TEST_F(CertificatesTest, TheCaIsRotatedWithTheOldOneKeptInTheBundleUntilItExpire
 
 TEST_F(CertificatesTest, AnUnusableSecretIsReplaced) {
   installWebhookConfiguration(1);
-  client->create(kSecrets, kNs,
+  client->create(kSecrets, webhookNs,
                  Json{{"apiVersion", "v1"},
                       {"kind", "Secret"},
                       {"metadata", {{"name", "tributary-webhook-tls"}}},
@@ -299,6 +306,7 @@ TEST_F(CertificatesTest, WithoutAWebhookConfigurationTheCertificateIsStillServed
 }
 
 TEST_F(CertificatesTest, ThePeriodicCheckRunsHourlyOnTheClockAndRetriesFailures) {
+  SKIP_UNLESS_TEST_SERVER("failNextRequests()");
   installWebhookConfiguration(1);
   auto store = std::make_shared<ServingCertificateStore>();
   server->failNextRequests(1, 503, "/secrets/");
@@ -364,7 +372,7 @@ TEST_F(WebhookHttpsTest, ServesAdmissionReviewsOverTlsVerifiedWithTheCaFromTheSe
   installWebhookConfiguration(1);
   replica(store)->reconcile();
   const std::string ca = secretData("ca.crt");
-  auto reply = postHttps(kHost, webhook->port(), "/inject", podReview(), ca);
+  auto reply = postHttps(webhookHost, webhook->port(), "/inject", podReview(), ca);
   ASSERT_EQ(reply.curlCode, 0) << reply.curlError;
   EXPECT_EQ(reply.status, 200);
   Json out = Json::parse(reply.body);
@@ -372,10 +380,10 @@ TEST_F(WebhookHttpsTest, ServesAdmissionReviewsOverTlsVerifiedWithTheCaFromTheSe
   EXPECT_EQ(out["response"]["allowed"], true);
   EXPECT_EQ(out["response"]["patchType"], "JSONPatch");
   // Every SAN the API server may use.
-  for (const char* host : {"tributary-webhook.tributary-system.svc.cluster.local", "tributary-webhook"})
+  for (const std::string& host : {webhookHost + ".cluster.local", std::string("tributary-webhook")})
     EXPECT_EQ(postHttps(host, webhook->port(), "/inject", podReview(), ca).curlCode, 0) << host;
   // A malformed review over the same endpoint: 400 with a message.
-  auto bad = postHttps(kHost, webhook->port(), "/inject", "{}", ca);
+  auto bad = postHttps(webhookHost, webhook->port(), "/inject", "{}", ca);
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("AdmissionReview"), std::string::npos) << bad.body;
 }
@@ -383,7 +391,7 @@ TEST_F(WebhookHttpsTest, ServesAdmissionReviewsOverTlsVerifiedWithTheCaFromTheSe
 TEST_F(WebhookHttpsTest, AClientTrustingAnotherCaOrNameRefusesTheConnection) {
   replica(store)->reconcile();
   CertificatePair other = issueCa("someone-else", std::chrono::system_clock::now(), std::chrono::hours(24));
-  auto reply = postHttps(kHost, webhook->port(), "/inject", podReview(), other.certPem);
+  auto reply = postHttps(webhookHost, webhook->port(), "/inject", podReview(), other.certPem);
   EXPECT_NE(reply.curlCode, 0) << "verification must fail";
   auto wrongName = postHttps("evil.example.com", webhook->port(), "/inject", podReview(), secretData("ca.crt"));
   EXPECT_NE(wrongName.curlCode, 0);
@@ -395,26 +403,28 @@ TEST_F(WebhookHttpsTest, ARotatedCertificateIsServedFromTheNextConnectionWithout
   auto r = replica(store);
   r->reconcile();
   const std::string ca = secretData("ca.crt");
-  auto before = postHttps(kHost, webhook->port(), "/inject", podReview(), ca);
+  auto before = postHttps(webhookHost, webhook->port(), "/inject", podReview(), ca);
   ASSERT_EQ(before.curlCode, 0) << before.curlError;
   EXPECT_EQ(fingerprint(before.serverCertPem), fingerprint(store->certPem()));
 
   // Renewed by hand (as another replica would): a new leaf from the same CA in the Secret.
   Json s = secret();
-  CertificatePair leaf = issueServing({ca, secretData("ca.key")}, r->dnsNames(), std::chrono::system_clock::now(),
-                                      std::chrono::hours(24 * 9));
+  // Issued at wallNow (not later): one whose notBefore is past the replica's clock
+  // would be "not yet valid" and replaced (a race seen when a second boundary fell in between).
+  CertificatePair leaf =
+      issueServing({ca, secretData("ca.key")}, r->dnsNames(), wallNow, std::chrono::hours(24 * 9));
   s["data"]["tls.crt"] = base64Encode(leaf.certPem);
   s["data"]["tls.key"] = base64Encode(leaf.keyPem);
-  client->update(kSecrets, kNs, s);
+  client->update(kSecrets, webhookNs, s);
   r->reconcile();  // the periodic check reads it
-  auto after = postHttps(kHost, webhook->port(), "/inject", podReview(), ca);
+  auto after = postHttps(webhookHost, webhook->port(), "/inject", podReview(), ca);
   ASSERT_EQ(after.curlCode, 0) << after.curlError;
   EXPECT_EQ(fingerprint(after.serverCertPem), fingerprint(leaf.certPem));
 }
 
 TEST_F(WebhookHttpsTest, NoCertificateYetFailsTheHandshakeInsteadOfServingPlainText) {
   CertificatePair ca = issueCa("x", std::chrono::system_clock::now(), std::chrono::hours(1));
-  auto reply = postHttps(kHost, webhook->port(), "/inject", podReview(), ca.certPem);
+  auto reply = postHttps(webhookHost, webhook->port(), "/inject", podReview(), ca.certPem);
   EXPECT_NE(reply.curlCode, 0);
   EXPECT_EQ(reply.status, 0);
 }
@@ -436,7 +446,7 @@ class TempDir {
 
 TEST_F(WebhookHttpsTest, CertDirIsServedAndReloadedWhenItsFilesChange) {
   const auto now = std::chrono::system_clock::now();
-  const std::vector<std::string> names{kHost};
+  const std::vector<std::string> names{webhookHost};
   CertificatePair ca = issueCa("given-ca", now, std::chrono::hours(24));
   CertificatePair leaf1 = issueServing(ca, names, now, std::chrono::hours(24));
   CertificatePair leaf2 = issueServing(ca, names, now, std::chrono::hours(24));
@@ -446,7 +456,7 @@ TEST_F(WebhookHttpsTest, CertDirIsServedAndReloadedWhenItsFilesChange) {
   CertificateDirectory certs(dir.path, store, clock, 10s);
   certs.start();
   ASSERT_TRUE(certs.awaitPasses(1, 30s));
-  auto first = postHttps(kHost, webhook->port(), "/inject", podReview(), ca.certPem);
+  auto first = postHttps(webhookHost, webhook->port(), "/inject", podReview(), ca.certPem);
   ASSERT_EQ(first.curlCode, 0) << first.curlError;
   EXPECT_EQ(fingerprint(first.serverCertPem), fingerprint(leaf1.certPem));
 
@@ -462,7 +472,7 @@ TEST_F(WebhookHttpsTest, CertDirIsServedAndReloadedWhenItsFilesChange) {
   ASSERT_TRUE(clock.awaitWaiters(1, 30s));
   clock.advance(10s);
   ASSERT_TRUE(certs.awaitPasses(2, 30s));
-  auto second = postHttps(kHost, webhook->port(), "/inject", podReview(), ca.certPem);
+  auto second = postHttps(webhookHost, webhook->port(), "/inject", podReview(), ca.certPem);
   ASSERT_EQ(second.curlCode, 0) << second.curlError;
   EXPECT_EQ(fingerprint(second.serverCertPem), fingerprint(leaf2.certPem));
   certs.stop();

@@ -17,45 +17,36 @@ double metricValue(prometheus::Registry& registry, const std::string& name,
 }
 
 Json configMap(const std::string& name, const Json& labels, const std::string& ns) {
-  return {{"apiVersion", "v1"},
+  Json cm{{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
-          {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
+          {"metadata", {{"name", name}, {"labels", labels}}},
           {"data", {{"k", "v"}}}};
-}
-
-void awaitServing(apiserver::TestApiServer& server) {
-  apiserver::test::ApiClient probe(server.port());
-  ASSERT_TRUE(eventually([&] { return probe.get("/version").status == 200; }));
+  if (!ns.empty()) cm["metadata"]["namespace"] = ns;
+  return cm;
 }
 
 void KubeTest::SetUp() {
-  server = std::make_unique<apiserver::TestApiServer>(serverOptions());
-  server->start();
-  awaitServing(*server);
+  apiServer = std::make_unique<tributary::test::ApiServerUnderTest>(serverOptions());
+  server = apiServer->testServer();
+  ns = apiServer->ns();
   client = newClient(registry, clientOptions());
 }
 
 void KubeTest::TearDown() {
+  // Our client's idle keep-alive connection would hold the test server's stop().
   client.reset();
-  if (server) server->stop();
+  apiServer.reset();
+  server = nullptr;
 }
 
-std::unique_ptr<CurlKubeClient> KubeTest::newClient(prometheus::Registry& reg, CurlClientOptions options) {
-  ClusterConnection connection;
-  connection.server = server->url();
-  return std::make_unique<CurlKubeClient>(connection, reg, options);
+std::unique_ptr<KubeClient> KubeTest::newClient(prometheus::Registry& reg, CurlClientOptions options) {
+  return apiServer->newClient(reg, options);
 }
 
-void KubeTest::installKafkaTopicCrd() {
-  client->create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", false}, "",
-                 apiserver::test::kafkaTopicCrd());
-}
+void KubeTest::installKafkaTopicCrd() { apiServer->installCrds({"kafkatopic.yaml"}); }
 
 size_t KubeTest::countRequests(const std::string& verb, const std::string& contains) {
-  size_t n = 0;
-  for (const auto& r : server->requests())
-    if (r.verb == verb && r.target.find(contains) != std::string::npos) ++n;
-  return n;
+  return apiServer->calls().count(verb, contains);
 }
 
 }  // namespace tributary::op::kube::test

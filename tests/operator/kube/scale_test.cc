@@ -39,35 +39,35 @@ Json crd(const std::string& kind, const std::string& plural, bool scale) {
 class ScaleClientTest : public KubeTest {};
 
 TEST_F(ScaleClientTest, GetAndUpdateTheScaleOfADeployment) {
-  client->create(kDeploymentsRef, "default", deployment("consumers", 2));
-  Scale s = client->getScale(kDeploymentsRef, "default", "consumers");
+  client->create(kDeploymentsRef, ns, deployment("consumers", 2));
+  Scale s = client->getScale(kDeploymentsRef, ns, "consumers");
   EXPECT_EQ(s.specReplicas, 2);
   EXPECT_EQ(s.selector, "app=consumer");
   EXPECT_FALSE(s.resourceVersion.empty());
 
-  Scale updated = client->updateScale(kDeploymentsRef, "default", "consumers", 5, s.resourceVersion);
+  Scale updated = client->updateScale(kDeploymentsRef, ns, "consumers", 5, s.resourceVersion);
   EXPECT_EQ(updated.specReplicas, 5);
-  EXPECT_EQ(client->get(kDeploymentsRef, "default", "consumers")["spec"]["replicas"], 5);
+  EXPECT_EQ(client->get(kDeploymentsRef, ns, "consumers")["spec"]["replicas"], 5);
 
   // To zero: the Scale's spec.replicas is omitted on the wire and reads as 0.
-  EXPECT_EQ(client->updateScale(kDeploymentsRef, "default", "consumers", 0).specReplicas, 0);
-  EXPECT_EQ(client->getScale(kDeploymentsRef, "default", "consumers").specReplicas, 0);
+  EXPECT_EQ(client->updateScale(kDeploymentsRef, ns, "consumers", 0).specReplicas, 0);
+  EXPECT_EQ(client->getScale(kDeploymentsRef, ns, "consumers").specReplicas, 0);
   EXPECT_EQ(countRequests("update", "/deployments/consumers/scale"), 2u);
 }
 
 TEST_F(ScaleClientTest, StaleResourceVersionIsConflictAndMissingIsNotFound) {
-  client->create(kDeploymentsRef, "default", deployment("consumers", 2));
-  Scale s = client->getScale(kDeploymentsRef, "default", "consumers");
-  client->updateScale(kDeploymentsRef, "default", "consumers", 3);  // someone else scales
+  client->create(kDeploymentsRef, ns, deployment("consumers", 2));
+  Scale s = client->getScale(kDeploymentsRef, ns, "consumers");
+  client->updateScale(kDeploymentsRef, ns, "consumers", 3);  // someone else scales
   try {
-    client->updateScale(kDeploymentsRef, "default", "consumers", 7, s.resourceVersion);
+    client->updateScale(kDeploymentsRef, ns, "consumers", 7, s.resourceVersion);
     ADD_FAILURE() << "a stale resourceVersion was accepted";
   } catch (const ApiError& e) {
     EXPECT_TRUE(isConflict(e)) << e.what();
   }
-  EXPECT_EQ(client->getScale(kDeploymentsRef, "default", "consumers").specReplicas, 3);
+  EXPECT_EQ(client->getScale(kDeploymentsRef, ns, "consumers").specReplicas, 3);
   try {
-    client->getScale(kDeploymentsRef, "default", "nope");
+    client->getScale(kDeploymentsRef, ns, "nope");
     ADD_FAILURE() << "no error for a missing object";
   } catch (const ApiError& e) {
     EXPECT_TRUE(isNotFound(e)) << e.what();
@@ -76,6 +76,7 @@ TEST_F(ScaleClientTest, StaleResourceVersionIsConflictAndMissingIsNotFound) {
 }
 
 TEST_F(ScaleClientTest, ResolverKnowsAppsWorkloadsWithoutAsking) {
+  SKIP_UNLESS_TEST_SERVER("the server-side request log");
   KindResolver resolver(*client);
   server->clearRequests();
   for (const std::string kind : {"Deployment", "StatefulSet", "ReplicaSet"}) {
@@ -89,6 +90,7 @@ TEST_F(ScaleClientTest, ResolverKnowsAppsWorkloadsWithoutAsking) {
 }
 
 TEST_F(ScaleClientTest, ResolverFindsCustomKindsThroughDiscoveryAndCachesThem) {
+  SKIP_UNLESS_TEST_SERVER("the server-side request log, and a CRD of its own");
   client->create(kCrdsRef, "", crd("Worker", "workers", true));
   client->create(kCrdsRef, "", crd("Pool", "pools", false));
   KindResolver resolver(*client);
@@ -120,15 +122,16 @@ TEST_F(ScaleClientTest, ResolverFindsCustomKindsThroughDiscoveryAndCachesThem) {
   EXPECT_TRUE(shard->scalable);
 
   // And its scale works through the resolved resource.
-  client->create(shard->resource, "default",
+  client->create(shard->resource, ns,
                  {{"apiVersion", "example.com/v1"}, {"kind", "Shard"}, {"metadata", {{"name", "s"}}},
                   {"spec", {{"size", 2}}}});
-  EXPECT_EQ(client->getScale(shard->resource, "default", "s").specReplicas, 2);
-  client->updateScale(shard->resource, "default", "s", 4);
-  EXPECT_EQ(client->get(shard->resource, "default", "s")["spec"]["size"], 4);
+  EXPECT_EQ(client->getScale(shard->resource, ns, "s").specReplicas, 2);
+  client->updateScale(shard->resource, ns, "s", 4);
+  EXPECT_EQ(client->get(shard->resource, ns, "s")["spec"]["size"], 4);
 }
 
 TEST_F(ScaleClientTest, ResolverPassesOnFailuresOtherThanNotFound) {
+  SKIP_UNLESS_TEST_SERVER("failNextRequests()");
   KindResolver resolver(*client);
   server->failNextRequests(1, 503);
   EXPECT_THROW(resolver.resolve("example.com/v1", "Worker"), ApiError);

@@ -11,11 +11,12 @@
 #include "operator/app/yaml_json.h"
 #include "operator/topic/kafka_topic.h"
 #include "tests/apiserver/api_client.h"
+#include "tests/support/kube/api_server_under_test.h"
 
 namespace tributary::op::topic {
 namespace {
 
-using apiserver::test::ApiClient;
+using tributary::test::RestClient;
 using nlohmann::json;
 
 std::string readSource(const std::string& relative) {
@@ -27,20 +28,19 @@ std::string readSource(const std::string& relative) {
 
 json exampleTopic(const std::string& file) {
   auto docs = app::yamlDocumentsToJson(readSource("manifests/examples/" + file));
+  docs.at(0)["metadata"].erase("namespace");  // the test's namespace (the URL's) instead of default
   return docs.at(0);
 }
-
-const std::string kTopics = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkatopics";
 
 class KafkaTopicCrdTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Read before the server starts: a broken file fails here, alone.
-    auto crd = app::yamlDocumentsToJson(readSource("crds/kafkatopic.yaml")).at(0);
-    server.start();
-    client = std::make_unique<ApiClient>(server.port());
-    auto r = client->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-    ASSERT_EQ(r.status, 201) << r.raw;
+    ASSERT_FALSE(app::yamlDocumentsToJson(readSource("crds/kafkatopic.yaml")).empty());
+    apiServer = std::make_unique<tributary::test::ApiServerUnderTest>();
+    kTopics = "/apis/tributary.dev/v1alpha1/namespaces/" + apiServer->ns() + "/kafkatopics";
+    client = apiServer->newRestClient();
+    apiServer->installCrds({"kafkatopic.yaml"});
   }
   // The fields of a 422's causes.
   std::set<std::string> rejectedFields(const json& body) {
@@ -53,8 +53,9 @@ class KafkaTopicCrdTest : public ::testing::Test {
   json withSpec(const json& spec) {
     return {{"apiVersion", "tributary.dev/v1alpha1"}, {"kind", "KafkaTopic"}, {"metadata", {{"name", "t"}}}, {"spec", spec}};
   }
-  apiserver::TestApiServer server;
-  std::unique_ptr<ApiClient> client;
+  std::unique_ptr<tributary::test::ApiServerUnderTest> apiServer;  // the test server or TRIBUTARY_TEST_KUBECONFIG's
+  std::string kTopics;                                            // in the test's namespace
+  std::unique_ptr<RestClient> client;
 };
 
 TEST_F(KafkaTopicCrdTest, ExamplesAreAcceptedWithDefaults) {
