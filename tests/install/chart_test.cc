@@ -384,6 +384,7 @@ TEST_F(ChartTest, KafkaValuesReachBothConfigFiles) {
                            "  properties: {security.protocol: SSL}\n"
                            "operator:\n  watchNamespaces: [apps, billing]\n  resyncPeriod: 15m\n"
                            "  extraClusters: {analytics: {bootstrapServers: 'an-0:9092'}}\n"
+                           "  consumerGroups: {lagInterval: 10s, partitionLagMetrics: true}\n"
                            "  replicas: 3\n"
                            "sidecar:\n  kafka: {deliveryTimeout: 45s}\n  config: {log: {level: debug}}\n";
   Manifest m = render({"-f", values});
@@ -395,6 +396,8 @@ TEST_F(ChartTest, KafkaValuesReachBothConfigFiles) {
   EXPECT_EQ(config.config->clusters.at("default").properties.at("security.protocol"), "SSL");
   EXPECT_EQ(config.config->clusters.at("analytics").bootstrapServers, "an-0:9092");
   EXPECT_EQ(config.config->watchNamespaces, (std::vector<std::string>{"apps", "billing"}));
+  EXPECT_EQ(config.config->consumerGroups.lagInterval, std::chrono::seconds(10));
+  EXPECT_TRUE(config.config->consumerGroups.partitionLagMetrics);
   auto sidecar = sidecar::parseSidecarConfig(configMapData(m, "tributary-sidecar", "sidecar.yaml"), {});
   ASSERT_TRUE(sidecar.config) << ::testing::PrintToString(sidecar.errors);
   EXPECT_EQ(sidecar.config->kafka.bootstrapServers, "broker-0:9093,broker-1:9093");
@@ -422,6 +425,9 @@ TEST_F(ChartTest, BadValuesAreRefusedNamingTheValue) {
   auto monitor = renderChart({"--set", "serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"});
   EXPECT_EQ(monitor.exitCode, 1);
   EXPECT_THAT(monitor.err, HasSubstr("metrics.service.enabled"));
+  auto lagEvery = renderChart({"--set", "operator.consumerGroups.lagInterval=often"});
+  EXPECT_NE(lagEvery.exitCode, 0);
+  EXPECT_NE(lagEvery.err.find("lagInterval"), std::string::npos) << lagEvery.err;
   auto noKafka = renderChart({"--set", "kafka.bootstrapServers="});
   EXPECT_EQ(noKafka.exitCode, 1);
   EXPECT_THAT(noKafka.err, HasSubstr("kafka.bootstrapServers"));
