@@ -1,45 +1,36 @@
 // spec.scaleTarget end to end, with a fake clock: ConsumerGroupController's
-// lag pass and reconcile driven step by step against the in-process test API
-// server (Deployments, their scale subresource, HPAs, a CRD with a scale
-// subresource) and the ClusterAdmin double holding the group's lag. What a user
+// lag pass and reconcile driven step by step against the test API server (a
+// real one when TRIBUTARY_TEST_KUBECONFIG is set; each test in a namespace of
+// its own): Deployments, their scale subresource, HPAs, a CRD with a scale
+// subresource and the ClusterAdmin double holding the group's lag. What a user
 // sees: the target's replicas, `Scaled` Events, status.scale and the Scaling
 // condition — and what the operator does not do (no writes next to an HPA,
 // no scale-down inside the stabilisation window, none from zero below
 // activationLag).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "operator/app/yaml_json.h"
 #include "operator/controllers/consumer_group_controller.h"
 #include "operator/kube/curl_kube_client.h"
 #include "operator/kube/event_recorder.h"
 #include "tests/apiserver/api_client.h"
+#include "tests/support/kube/api_server_under_test.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-using tributary::apiserver::test::ApiClient;
+using tributary::apiserver::test::eventually;
+using tributary::test::RestClient;
 using Json = nlohmann::json;
 using Clock = std::chrono::system_clock;
 namespace op = tributary::op;
 namespace kube = tributary::op::kube;
 
-const std::string kGroups = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkaconsumergroups";
-const std::string kDeployments = "/apis/apps/v1/namespaces/default/deployments";
-const std::string kHpas = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
-const std::string kWorkers = "/apis/example.com/v1/namespaces/default/workers";
+const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
 constexpr int kPartitions = 12;
-
-std::string readSource(const std::string& relative) {
-  std::ifstream in(std::string(TRIBUTARY_SOURCE_DIR) + "/" + relative);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 Json deployment(const std::string& name, int replicas) {
   Json d = Json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},
@@ -60,15 +51,15 @@ Json condition(const Json& object, const std::string& type) {
 class ConsumerGroupScalingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server = std::make_unique<tributary::apiserver::TestApiServer>();
-    server->start();
-    api = std::make_unique<ApiClient>(server->port());
-    auto r = api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                       op::app::yamlDocumentsToJson(readSource("crds/kafkaconsumergroup.yaml")).at(0));
-    ASSERT_EQ(r.status, 201) << r.raw;
-    kube::ClusterConnection connection;
-    connection.server = server->url();
-    client = std::make_unique<kube::CurlKubeClient>(connection, registry);
+    apiServer = std::make_unique<tributary::test::ApiServerUnderTest>();
+    testServer = apiServer->testServer();
+    ns = apiServer->ns();
+    kGroups = "/apis/tributary.dev/v1alpha1/namespaces/" + ns + "/kafkaconsumergroups";
+    kDeployments = "/apis/apps/v1/namespaces/" + ns + "/deployments";
+    kHpas = "/apis/autoscaling/v2/namespaces/" + ns + "/horizontalpodautoscalers";
+    api = apiServer->newRestClient();
+    apiServer->installCrds({"kafkaconsumergroup.yaml"});
+    client = apiServer->newClient(registry);
     events = std::make_unique<kube::EventRecorder>(*client, "tributary-operator", registry);
     kafka.putTopic("orders", {kPartitions, 3, {}});
     logEnd.assign(kPartitions, 0);
@@ -79,7 +70,8 @@ class ConsumerGroupScalingTest : public ::testing::Test {
     controller.reset();
     events.reset();
     client.reset();
-    server->stop();
+    api.reset();  // no idle connection left to hold the test server's stop()
+    apiServer.reset();
   }
 
   std::unique_ptr<op::controllers::ConsumerGroupController> newController() {
@@ -118,7 +110,7 @@ class ConsumerGroupScalingTest : public ::testing::Test {
   void createGroup(Json scaleTarget, const std::string& name = "orders") {
     Json g = {{"apiVersion", "tributary.dev/v1alpha1"},
               {"kind", "KafkaConsumerGroup"},
-              {"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"metadata", {{"name", name}, {"namespace", ns}}},
               {"spec", {{"groupId", "orders-service"}, {"topics", {"orders"}}, {"scaleTarget", scaleTarget}}}};
     auto r = api->post(kGroups, g);
     ASSERT_EQ(r.status, 201) << r.raw;
@@ -131,7 +123,7 @@ class ConsumerGroupScalingTest : public ::testing::Test {
   // One lag pass at the fake clock's time, then the reconcile of what it queued
   // (what the manager's lag thread and workers do, one step at a time).
   void pass() {
-    std::vector<Json> objects = client->list(op::controllers::kKafkaConsumerGroups, "default").items;
+    std::vector<Json> objects = client->list(op::controllers::kKafkaConsumerGroups, ns).items;
     std::set<std::string> queued;
     controller->lagPass(objects, [&](const std::string& key) { queued.insert(key); });
     if (!queued.empty()) controller->reconcile({queued.begin(), queued.end()});
@@ -142,15 +134,16 @@ class ConsumerGroupScalingTest : public ::testing::Test {
   }
   Json group(const std::string& name = "orders") { return api->get(kGroups + "/" + name).body; }
   Json scaling(const std::string& name = "orders") { return condition(group(name), "Scaling"); }
-  size_t requestsTo(const std::string& method, const std::string& contains) {
-    size_t n = 0;
-    for (const auto& r : server->requests())
-      if (r.method == method && r.target.find(contains) != std::string::npos) ++n;
-    return n;
+  // What the operator's client asked for (verb as ClientCall has it: get,
+  // list, update, patch, ...), counted on the client: the same on both servers.
+  size_t callsTo(const std::string& verb, const std::string& contains) {
+    return apiServer->calls().count(verb, contains);
   }
   std::vector<Json> scaledEvents() {
+    // The recorder writes on its own thread: what the passes recorded, written first.
+    EXPECT_TRUE(events->flush(30s)) << "Events not written within 30 s";
     std::vector<Json> out;
-    const Json list = api->get("/api/v1/namespaces/default/events").body;
+    const Json list = api->get("/api/v1/namespaces/" + ns + "/events").body;
     for (const auto& e : list["items"])
       if (e["reason"] == "Scaled") out.push_back(e);
     return out;
@@ -159,10 +152,13 @@ class ConsumerGroupScalingTest : public ::testing::Test {
   Clock::time_point now = Clock::time_point(1'800'000'000s);
   op::test::FakeClusterAdmin kafka;
   std::vector<int64_t> logEnd;
-  std::unique_ptr<tributary::apiserver::TestApiServer> server;
-  std::unique_ptr<ApiClient> api;
+  std::unique_ptr<tributary::test::ApiServerUnderTest> apiServer;
+  tributary::apiserver::TestApiServer* testServer = nullptr;  // nullptr on a real server
+  std::string ns;                                             // the test's namespace
+  std::string kGroups, kDeployments, kHpas;                   // collections in it
+  std::unique_ptr<RestClient> api;
   prometheus::Registry registry;
-  std::unique_ptr<kube::CurlKubeClient> client;
+  std::unique_ptr<kube::KubeClient> client;  // logged in apiServer->calls()
   std::unique_ptr<kube::EventRecorder> events;
   std::unique_ptr<op::controllers::ConsumerGroupController> controller;
 };
@@ -194,14 +190,14 @@ TEST_F(ConsumerGroupScalingTest, ReplicasAreCeilOfLagOverLagPerReplicaWithAnEven
   // the second pass on: the first cannot tell lagSeconds yet, the second can).
   now += 30s;
   pass();
-  const size_t scaleWrites = requestsTo("PUT", "/scale"), statusWrites = requestsTo("PATCH", "/status");
+  const size_t scaleWrites = callsTo("update", "/scale"), statusWrites = callsTo("patch", "/status");
   now += 30s;
   pass();
   now += 30s;
   pass();
   EXPECT_EQ(replicas(), 5);
-  EXPECT_EQ(requestsTo("PUT", "/scale"), scaleWrites);
-  EXPECT_EQ(requestsTo("PATCH", "/status"), statusWrites);
+  EXPECT_EQ(callsTo("update", "/scale"), scaleWrites);
+  EXPECT_EQ(callsTo("patch", "/status"), statusWrites);
   EXPECT_EQ(scaledEvents().size(), 1u);
   EXPECT_EQ(scaling()["reason"], "ScaledUp");
 
@@ -254,7 +250,7 @@ TEST_F(ConsumerGroupScalingTest, FromZeroOnlyOnceLagReachesActivationLag) {
   setTotalLag(300);
   pass();
   EXPECT_EQ(replicas(), 0);
-  EXPECT_EQ(requestsTo("PUT", "/scale"), 0u);
+  EXPECT_EQ(callsTo("update", "/scale"), 0u);
   Json c = scaling();
   EXPECT_EQ(c["status"], "True");
   EXPECT_EQ(c["reason"], "NotActivated");
@@ -326,15 +322,16 @@ TEST_F(ConsumerGroupScalingTest, AnHpaOnTheSameTargetMeansNoWrites) {
   ASSERT_EQ(api->post(kHpas, hpa).status, 201);
   createGroup(target(1, 10, 1000));
   setTotalLag(9000);
-  server->clearRequests();
+  apiServer->calls().clear();
   pass();
   now += 30s;
   pass();
   EXPECT_EQ(replicas(), 2);
-  EXPECT_EQ(requestsTo("GET", "/scale"), 0u);
-  EXPECT_EQ(requestsTo("PUT", "/scale"), 0u);
-  EXPECT_EQ(requestsTo("PATCH", "/deployments"), 0u);
-  EXPECT_EQ(requestsTo("GET", "/horizontalpodautoscalers"), 2u);  // one list per pass
+  EXPECT_EQ(callsTo("", "/scale"), 0u);
+  EXPECT_EQ(callsTo("patch", "/deployments"), 0u);
+  EXPECT_EQ(callsTo("update", "/deployments"), 0u);
+  EXPECT_EQ(callsTo("list", "/horizontalpodautoscalers"), 2u);  // one list per pass
+  EXPECT_EQ(callsTo("get", "/horizontalpodautoscalers"), 0u);
   Json c = scaling();
   EXPECT_EQ(c["status"], "False");
   EXPECT_EQ(c["reason"], "ScaleTargetConflict");
@@ -362,11 +359,12 @@ TEST_F(ConsumerGroupScalingTest, OneHpaListPerNamespacePerPass) {
   createGroup(ta, "orders-a");
   createGroup(tb, "orders-b");
   setTotalLag(3000);
-  server->clearRequests();
+  apiServer->calls().clear();
   pass();
   EXPECT_EQ(replicas("a"), 3);
   EXPECT_EQ(replicas("b"), 3);
-  EXPECT_EQ(requestsTo("GET", "/horizontalpodautoscalers"), 1u);
+  EXPECT_EQ(callsTo("list", "/horizontalpodautoscalers"), 1u);
+  EXPECT_EQ(callsTo("get", "/horizontalpodautoscalers"), 0u);
 }
 
 TEST_F(ConsumerGroupScalingTest, AMissingTargetIsReportedAndScaledOnceItExists) {
@@ -376,7 +374,7 @@ TEST_F(ConsumerGroupScalingTest, AMissingTargetIsReportedAndScaledOnceItExists) 
   Json c = scaling();
   EXPECT_EQ(c["status"], "False");
   EXPECT_EQ(c["reason"], "ScaleTargetNotFound");
-  EXPECT_EQ(c["message"], "Deployment/consumers not found in namespace default (looked again every lag pass)");
+  EXPECT_EQ(c["message"], "Deployment/consumers not found in namespace " + ns + " (looked again every lag pass)");
   EXPECT_EQ(condition(group(), "Ready")["status"], "True");  // lag is still reported
 
   ASSERT_EQ(api->post(kDeployments, deployment("consumers", 1)).status, 201);
@@ -396,40 +394,51 @@ TEST_F(ConsumerGroupScalingTest, AKindWithoutScaleOrNotServedIsRefused) {
   EXPECT_EQ(scaling()["reason"], "ScaleTargetNotScalable");
   EXPECT_EQ(scaling()["status"], "False");
 
-  ASSERT_EQ(api->patch(kGroups + "/orders", R"({"spec":{"scaleTarget":{"apiVersion":"example.com/v1","kind":"Worker"}}})")
+  // A group no CRD defines (unique: on a real cluster, not even by chance).
+  const std::string apiVersion = apiServer->uniqueName("unserved") + ".example.com/v1";
+  ASSERT_EQ(api->patch(kGroups + "/orders",
+                       Json{{"spec", {{"scaleTarget", {{"apiVersion", apiVersion}, {"kind", "Worker"}}}}}}.dump())
                 .status,
             200);
   now += 30s;
   pass();
   EXPECT_EQ(scaling()["reason"], "ScaleTargetNotFound");
   EXPECT_EQ(scaling()["message"],
-            "the API server does not serve kind Worker in example.com/v1 (looked again every lag pass)");
+            "the API server does not serve kind Worker in " + apiVersion + " (looked again every lag pass)");
 }
 
 TEST_F(ConsumerGroupScalingTest, ACustomKindWithAScaleSubresource) {
+  // The test's own CRD: a group of its own (a cluster-scoped name no other test
+  // or run shares), deleted afterwards.
+  const std::string group = apiServer->uniqueName("workers") + ".example.com", apiVersion = group + "/v1";
+  const std::string workers = "/apis/" + apiVersion + "/namespaces/" + ns + "/workers";
   Json crd = Json::parse(R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
-    "metadata":{"name":"workers.example.com"},
-    "spec":{"group":"example.com","scope":"Namespaced","names":{"kind":"Worker","plural":"workers"},
+    "spec":{"scope":"Namespaced","names":{"kind":"Worker","plural":"workers"},
       "versions":[{"name":"v1","served":true,"storage":true,
         "subresources":{"status":{},"scale":{"specReplicasPath":".spec.size","statusReplicasPath":".status.size"}},
         "schema":{"openAPIV3Schema":{"type":"object","properties":{
           "spec":{"type":"object","properties":{"size":{"type":"integer"}}},
           "status":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}}]}})");
+  crd["metadata"]["name"] = "workers." + group;
+  crd["spec"]["group"] = group;
   ASSERT_EQ(api->post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status, 201);
-  ASSERT_EQ(api->post(kWorkers, Json{{"apiVersion", "example.com/v1"},
+  apiServer->deleteAfterwards(kCrds, "workers." + group);
+  // Served once Established (at once on the test server, soon after on a real one).
+  ASSERT_TRUE(eventually([&] { return api->get(workers).status == 200; }, 60s)) << group << " never served";
+  ASSERT_EQ(api->post(workers, Json{{"apiVersion", apiVersion},
                                      {"kind", "Worker"},
                                      {"metadata", {{"name", "pool"}}},
                                      {"spec", {{"size", 1}}}})
                 .status,
             201);
   Json t = target(1, 10, 1000);
-  t["apiVersion"] = "example.com/v1";
+  t["apiVersion"] = apiVersion;
   t["kind"] = "Worker";
   t["name"] = "pool";
   createGroup(t);
   setTotalLag(3500);
   pass();
-  EXPECT_EQ(api->get(kWorkers + "/pool").body["spec"]["size"], 4);
+  EXPECT_EQ(api->get(workers + "/pool").body["spec"]["size"], 4);
   ASSERT_EQ(scaledEvents().size(), 1u);
   EXPECT_EQ(scaledEvents()[0]["message"], "scaled Worker/pool from 1 to 4 replicas: lag 3500 over 1000 per replica");
 }
@@ -441,7 +450,7 @@ TEST_F(ConsumerGroupScalingTest, RemovingScaleTargetClearsItsStatus) {
   pass();
   ASSERT_EQ(replicas(), 2);
   ASSERT_EQ(api->patch(kGroups + "/orders", R"({"spec":{"scaleTarget":null}})").status, 200);
-  controller->reconcile({"default/orders"});  // what the informer's update queues
+  controller->reconcile({ns + "/orders"});  // what the informer's update queues
   Json g = group();
   EXPECT_FALSE(g["status"].contains("scale")) << g.dump();
   EXPECT_TRUE(condition(g, "Scaling").is_null());
@@ -452,7 +461,8 @@ TEST_F(ConsumerGroupScalingTest, RemovingScaleTargetClearsItsStatus) {
 }
 
 TEST_F(ConsumerGroupScalingTest, TheExampleScalesItsDeployment) {
-  Json example = op::app::yamlDocumentsToJson(readSource("manifests/examples/orders-consumers-scaled-group.yaml")).at(0);
+  Json example = op::app::yamlDocumentsToJson(tributary::test::readSourceFile("manifests/examples/orders-consumers-scaled-group.yaml")).at(0);
+  example["metadata"]["namespace"] = ns;  // the example's is default; the test has its own
   ASSERT_EQ(api->post(kGroups, example).status, 201);
   ASSERT_EQ(api->post(kDeployments, deployment("orders-consumers", 0)).status, 201);
   setTotalLag(50);  // below activationLag 100
