@@ -96,6 +96,11 @@ class ConsumerGroupE2E : public ::testing::Test {
   }
   std::string state() const { return dir_ + "/kafka.json"; }
 
+  // The Events about an object, as `kubectl get events -o json` prints them.
+  std::string eventsAbout(const std::string& name) {
+    return kubectl({"get", "events", "--field-selector", "involvedObject.name=" + name, "-o", "json"}).out;
+  }
+
   Json status(const std::string& name) { return api->get(kGroups + "/" + name).body.value("status", Json::object()); }
 
   std::string kubectl_, dir_;
@@ -163,8 +168,10 @@ TEST_F(ConsumerGroupE2E, KubectlGetKcgShowsTheLagAndANewRequestIdResetsTheGroupO
     return condition(status("orders-consumers"), "OffsetsReset").value("reason", "") == "GroupNotEmpty";
   }, 60s)) << status("orders-consumers").dump() << "\n" << op->output();
   EXPECT_EQ(committed(state(), "orders-service"), (Json{{"orders-0", 15}, {"orders-1", 10}}));
-  auto waiting = kubectl({"get", "events", "--field-selector", "involvedObject.name=orders-consumers", "-o", "json"});
-  EXPECT_NE(waiting.out.find("GroupNotEmpty"), std::string::npos) << waiting.out;
+  // Events are written by the operator's recorder thread, shortly after the status.
+  EXPECT_TRUE(eventually([&] { return eventsAbout("orders-consumers").find("GroupNotEmpty") != std::string::npos; },
+                         60s))
+      << eventsAbout("orders-consumers");
 
   // The consumer stops: the reset is applied, and the lag shows it.
   kafka({{{"op", "leave"}, {"group", "orders-service"}, {"memberId", "m-1"}}});
@@ -227,10 +234,13 @@ spec:
     return status("orders-consumers-scaled").value("scale", Json::object()).value("desired", -1) == 3;
   }, 60s)) << status("orders-consumers-scaled").dump();
   EXPECT_EQ(condition(status("orders-consumers-scaled"), "Scaling").value("status", ""), "True");
-  auto events = kubectl({"get", "events", "--field-selector", "involvedObject.name=orders-consumers-scaled", "-o",
-                         "json"});
-  EXPECT_NE(events.out.find("scaled Deployment/orders-consumers from 1 to 3 replicas"), std::string::npos)
-      << events.out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return eventsAbout("orders-consumers-scaled").find("scaled Deployment/orders-consumers from 1 to 3 replicas") !=
+               std::string::npos;
+      },
+      60s))
+      << eventsAbout("orders-consumers-scaled");
 
   // Someone puts an HPA on the same Deployment: the operator steps back and says so.
   std::ofstream(dir_ + "/hpa.yaml") << R"(apiVersion: autoscaling/v2
