@@ -277,6 +277,10 @@ class LatencyClusterAdmin final : public op::kafka::ClusterAdmin {
     roundTrip();
     return target_.describeGroups(groups);
   }
+  std::vector<op::kafka::RecordAt> recordTimestamps(const std::vector<op::kafka::RecordAt>& at) override {
+    roundTrip();
+    return target_.recordTimestamps(at);
+  }
   std::vector<op::kafka::GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups,
                                                         const op::kafka::GroupPartitions& only) override {
     roundTrip();

@@ -75,6 +75,10 @@ class StateFileAdmin final : public op::kafka::ClusterAdmin {
     control();
     return after(fake_.listOffsets(q));
   }
+  std::vector<op::kafka::RecordAt> recordTimestamps(const std::vector<op::kafka::RecordAt>& at) override {
+    control();
+    return after(fake_.recordTimestamps(at));
+  }
 
  private:
   template <typename T>

@@ -253,8 +253,50 @@ std::vector<GroupLag> GroupReconciler::observe(const std::vector<KafkaConsumerGr
       lag.totalLag = 0;
     }
   }
+  readRecordTimestamps(out, now);
   if (history) history->sweep();
   return out;
+}
+
+void GroupReconciler::readRecordTimestamps(std::vector<GroupLag>& lags, std::chrono::system_clock::time_point now) {
+  // The age of each group's oldest unconsumed record, from that record's own
+  // timestamp: one read per lagging partition at max(committed, log start),
+  // all in one call. Where a record cannot be read, the history's estimate
+  // (computed above) stands.
+  std::vector<kafka::RecordAt> at;
+  std::map<std::pair<TopicPartition, int64_t>, size_t> index;
+  for (const auto& lag : lags) {
+    if (lag.error) continue;
+    for (const auto& t : lag.topics)
+      for (const auto& p : t.partitions) {
+        if (p.lag <= 0) continue;
+        const int64_t offset = std::max(p.committed.value_or(p.logStart), p.logStart);
+        if (index.emplace(std::make_pair(TopicPartition{t.topic, p.partition}, offset), at.size()).second)
+          at.push_back({t.topic, p.partition, offset, std::nullopt, std::nullopt});
+      }
+  }
+  if (at.empty()) return;
+  const auto read = admin_.recordTimestamps(at);
+  const int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  for (auto& lag : lags) {
+    if (lag.error) continue;
+    std::optional<int64_t> oldest;  // seconds, over the partitions whose record was read
+    bool allRead = true;
+    for (const auto& t : lag.topics)
+      for (const auto& p : t.partitions) {
+        if (p.lag <= 0) continue;
+        const int64_t offset = std::max(p.committed.value_or(p.logStart), p.logStart);
+        auto i = index.find({TopicPartition{t.topic, p.partition}, offset});
+        if (i == index.end() || i->second >= read.size() || read[i->second].error || !read[i->second].timestampMs) {
+          allRead = false;
+          continue;
+        }
+        const int64_t age = std::max<int64_t>(0, (nowMs - *read[i->second].timestampMs) / 1000);
+        if (!oldest || age > *oldest) oldest = age;
+      }
+    if (!oldest) continue;
+    lag.lagSeconds = allRead ? *oldest : std::max(*oldest, lag.lagSeconds.value_or(0));
+  }
 }
 
 std::vector<ResetOutcome> GroupReconciler::reset(const std::vector<KafkaConsumerGroup>& groups) {

@@ -65,7 +65,9 @@ struct GroupLag {
   int64_t totalLag = 0;
   int partitions = 0;            // partitions reported (of existing topics)
   int partitionsWithLag = 0;
-  std::optional<int64_t> lagSeconds;  // see LagHistory; unset until it can be told
+  // Age of the oldest unconsumed record: from its timestamp (recordTimestamps),
+  // else estimated by LagHistory; unset until it can be told.
+  std::optional<int64_t> lagSeconds;
 };
 
 struct ResetOutcome {
@@ -108,6 +110,7 @@ class GroupReconciler {
   std::vector<ResetOutcome> finalize(const std::vector<KafkaConsumerGroup>& groups);
 
  private:
+  void readRecordTimestamps(std::vector<GroupLag>& lags, std::chrono::system_clock::time_point now);
   kafka::ClusterAdmin& admin_;
   const GroupReconcilerOptions options_;
 };

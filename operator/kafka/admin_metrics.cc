@@ -114,6 +114,12 @@ std::vector<GroupOffsets> InstrumentedClusterAdmin::listGroupOffsets(const std::
   return r;
 }
 
+std::vector<RecordAt> InstrumentedClusterAdmin::recordTimestamps(const std::vector<RecordAt>& at) {
+  auto r = inner_->recordTimestamps(at);
+  if (!at.empty()) metrics_->record("recordTimestamps", resultOf(r));
+  return r;
+}
+
 std::vector<GroupOffsets> InstrumentedClusterAdmin::alterGroupOffsets(const std::vector<GroupOffsets>& changes) {
   auto r = inner_->alterGroupOffsets(changes);
   if (!changes.empty()) metrics_->record("alterGroupOffsets", resultOf(r));

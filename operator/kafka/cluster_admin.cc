@@ -32,6 +32,12 @@ std::vector<GroupOffsets> ClusterAdmin::listGroupOffsets(const std::vector<std::
   return out;
 }
 
+std::vector<RecordAt> ClusterAdmin::recordTimestamps(const std::vector<RecordAt>& at) {
+  std::vector<RecordAt> out = at;
+  for (auto& r : out) r.error = unsupported();
+  return out;
+}
+
 std::vector<GroupOffsets> ClusterAdmin::alterGroupOffsets(const std::vector<GroupOffsets>& changes) {
   std::vector<GroupOffsets> out;
   for (const auto& c : changes) out.push_back({c.group, c.offsets, unsupported()});

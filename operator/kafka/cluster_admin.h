@@ -144,6 +144,18 @@ struct GroupResult {
 // or the first offset whose record timestamp is >= a time.
 inline constexpr int64_t kEarliestTimestamp = -2;
 inline constexpr int64_t kLatestTimestamp = -1;
+// The first record at or after `offset` of a partition, and its timestamp
+// (ms since the epoch): what the age of a group's oldest unconsumed record is
+// read from. On a compacted topic the record at `offset` may be gone; the
+// next one is the oldest left. No record there (the log end): neither set.
+struct RecordAt {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::optional<int64_t> timestampMs;
+  std::optional<AdminError> error;
+};
+
 struct OffsetQuery {
   std::string topic;
   int32_t partition = 0;
@@ -192,6 +204,10 @@ class ClusterAdmin {
   // whose timestamp is later than every record resolves to offset -1 (Kafka's
   // answer: no such record).
   virtual std::vector<PartitionOffset> listOffsets(const std::vector<OffsetQuery>& queries);
+  // Reads one record at each position (Fetch, one request per partition
+  // leader, as little data as the brokers allow) for its timestamp. The
+  // default answers Unsupported for each: callers fall back to estimating.
+  virtual std::vector<RecordAt> recordTimestamps(const std::vector<RecordAt>& at);
 };
 
 }  // namespace tributary::op::kafka

@@ -143,6 +143,7 @@ struct CallQueue {
 struct RdKafkaClusterAdmin::Handle {
   rd_kafka_t* rk = nullptr;
   std::chrono::milliseconds timeout{30'000};
+  ClusterConnection connection;  // for the short-lived consumers of recordTimestamps
 
   ~Handle() {
     if (rk) rd_kafka_destroy(rk);
@@ -240,6 +241,7 @@ std::unique_ptr<RdKafkaClusterAdmin> RdKafkaClusterAdmin::create(const ClusterCo
   rd_kafka_conf_set_log_cb(conf, logToJson);
   auto handle = std::make_unique<Handle>();
   handle->timeout = connection.requestTimeout;
+  handle->connection = connection;
   // The admin API runs on any client type; a producer handle starts no consumer machinery.
   handle->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!handle->rk) {
@@ -691,6 +693,110 @@ std::vector<PartitionOffset> RdKafkaClusterAdmin::listOffsets(const std::vector<
     }
     rd_kafka_topic_partition_list_destroy(list);
   }
+  return out;
+}
+
+std::vector<RecordAt> RdKafkaClusterAdmin::recordTimestamps(const std::vector<RecordAt>& at) {
+  std::vector<RecordAt> out = at;
+  if (at.empty()) return out;
+  // A consumer of its own for the call: assign() every position (no group
+  // join, no commit), then read until each partition gave its first record,
+  // reached its end, or the request timeout passed. librdkafka fetches from
+  // each leader broker with one Fetch for all its partitions; the fetch size
+  // is kept at its minimum (a broker still returns one whole batch).
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  bool ok = true;
+  auto set = [&](const std::string& k, const std::string& v) {
+    ok = ok && rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
+  };
+  set("bootstrap.servers", handle_->connection.bootstrapServers);
+  for (const auto& [k, v] : handle_->connection.properties) set(k, v);
+  // assign() needs a group id; nothing is ever committed under it, nor joined.
+  set("group.id", "tributary-operator-record-timestamps");
+  set("enable.auto.commit", "false");
+  set("enable.auto.offset.store", "false");
+  set("enable.partition.eof", "true");
+  set("fetch.message.max.bytes", "1");
+  set("fetch.wait.max.ms", "10");
+  if (!ok) {
+    rd_kafka_conf_destroy(conf);
+    for (auto& r : out) r.error = AdminError{AdminErrorCode::Other, std::string("consumer configuration: ") + err};
+    return out;
+  }
+  rd_kafka_conf_set_log_cb(conf, logToJson);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    for (auto& r : out) r.error = AdminError{AdminErrorCode::Other, err};
+    return out;
+  }
+  // One assignment per round: a partition asked at several offsets (groups
+  // at different positions on one topic) goes into several rounds.
+  std::vector<std::map<std::pair<TopicPartition, int64_t>, std::vector<size_t>>> rounds;
+  {
+    std::map<std::pair<TopicPartition, int64_t>, size_t> roundOf;
+    std::map<TopicPartition, size_t> roundsOf;  // rounds a partition is in
+    for (size_t i = 0; i < at.size(); ++i) {
+      const TopicPartition tp{at[i].topic, at[i].partition};
+      auto [it, fresh] = roundOf.emplace(std::make_pair(tp, at[i].offset), 0);
+      if (fresh) it->second = roundsOf[tp]++;
+      if (it->second >= rounds.size()) rounds.resize(it->second + 1);
+      rounds[it->second][{tp, at[i].offset}].push_back(i);
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + handle_->timeout;
+  for (auto& round : rounds) {
+    std::map<TopicPartition, std::vector<size_t>> waiting;
+    std::map<TopicPartition, int64_t> from;  // a message before it is a previous round's
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(round.size()));
+    for (auto& [key, indexes] : round) {
+      rd_kafka_topic_partition_list_add(list, key.first.topic.c_str(), key.first.partition)->offset = key.second;
+      waiting[key.first] = indexes;
+      from[key.first] = key.second;
+    }
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (auto& [tp, indexes] : waiting)
+        for (size_t i : indexes) out[i].error = errorOf(aerr, nullptr);
+      continue;
+    }
+    auto settle = [&](const TopicPartition& tp, std::optional<int64_t> ts, std::optional<AdminError> e) {
+      auto it = waiting.find(tp);
+      if (it == waiting.end()) return;
+      for (size_t i : it->second) {
+        out[i].timestampMs = ts;
+        out[i].error = e;
+      }
+      waiting.erase(it);
+    };
+    while (!waiting.empty() && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+      if (!m) continue;
+      if (m->rkt) {
+        const TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && from.count(tp) && m->offset < from[tp]) {
+          // a previous round's record: not this position's
+        } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          rd_kafka_timestamp_type_t type;
+          const int64_t ts = rd_kafka_message_timestamp(m, &type);
+          settle(tp, ts >= 0 ? std::optional<int64_t>(ts) : std::nullopt, std::nullopt);
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          settle(tp, std::nullopt, std::nullopt);  // nothing at or after the offset
+        } else if (m->err != RD_KAFKA_RESP_ERR__TRANSPORT) {
+          settle(tp, std::nullopt, errorOf(m->err, rd_kafka_message_errstr(m)));
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+    for (const auto& [tp, indexes] : waiting)
+      for (size_t i : indexes)
+        out[i].error = AdminError{AdminErrorCode::Unavailable, "no record within the request timeout"};
+  }
+  rd_kafka_assign(rk, nullptr);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
   return out;
 }
 

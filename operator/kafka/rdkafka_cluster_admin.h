@@ -51,6 +51,7 @@ class RdKafkaClusterAdmin final : public ClusterAdmin {
   std::vector<ItemResult> alterConfigs(const std::vector<TopicConfigs>& configs, bool validateOnly) override;
   std::vector<ItemResult> deleteTopics(const std::vector<std::string>& topics) override;
   std::vector<GroupDescribeResult> describeGroups(const std::vector<std::string>& groups) override;
+  std::vector<RecordAt> recordTimestamps(const std::vector<RecordAt>& at) override;
   std::vector<GroupOffsets> listGroupOffsets(const std::vector<std::string>& groups,
                                              const GroupPartitions& only = {}) override;
   std::vector<GroupOffsets> alterGroupOffsets(const std::vector<GroupOffsets>& changes) override;

@@ -53,6 +53,9 @@ class SharedAdmin final : public op::kafka::ClusterAdmin {
   std::vector<op::kafka::PartitionOffset> listOffsets(const std::vector<op::kafka::OffsetQuery>& q) override {
     return f_.listOffsets(q);
   }
+  std::vector<op::kafka::RecordAt> recordTimestamps(const std::vector<op::kafka::RecordAt>& at) override {
+    return f_.recordTimestamps(at);
+  }
 
  private:
   op::test::FakeClusterAdmin& f_;

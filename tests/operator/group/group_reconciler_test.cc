@@ -191,21 +191,48 @@ TEST_F(GroupReconcilerTest, UnavailableKafkaIsAnErrorPerGroup) {
   EXPECT_EQ(admin.totalCalls(), 1);
 }
 
-TEST_F(GroupReconcilerTest, LagSecondsFromTheHistoryOfLogEnds) {
+TEST_F(GroupReconcilerTest, LagSecondsIsTheAgeOfTheOldestUnconsumedRecordFromItsTimestamp) {
+  using std::chrono::seconds;
+  admin.commit("g", "orders", 0, 200);
+  admin.commit("g", "orders", 1, 50);
+  const auto t0 = std::chrono::system_clock::time_point(seconds(1'000));
+  GroupReconciler r(admin);
+  auto first = r.observe({makeGroup("g")}, nullptr, t0);
+  EXPECT_EQ(first[0].lagSeconds, std::nullopt);  // nothing to consume, no history: cannot tell
+  admin.produce("orders", 0, 10, 1'030'000);  // offsets 200..209 written at t0 + 30 s
+  admin.produce("orders", 1, 5, 1'045'000);   // offsets 50..54 at t0 + 45 s
+  auto second = r.observe({makeGroup("g")}, nullptr, t0 + seconds(60));
+  EXPECT_EQ(second[0].totalLag, 15);
+  EXPECT_EQ(second[0].lagSeconds, 30);  // orders-0's offset 200, written 30 s ago: the oldest
+  EXPECT_EQ(admin.calls("recordTimestamps"), 1);  // one call for both partitions
+  admin.commit("g", "orders", 0, 210);  // orders-0 consumed: orders-1's record is the oldest left
+  auto third = r.observe({makeGroup("g")}, nullptr, t0 + seconds(600));
+  EXPECT_EQ(third[0].lagSeconds, 555);
+  // Retention deleted what the group had not read: the oldest left is the log start's.
+  admin.commit("g", "orders", 1, 0);
+  admin.truncateBefore("orders", 1, 52);
+  auto fourth = r.observe({makeGroup("g")}, nullptr, t0 + seconds(600));
+  EXPECT_EQ(fourth[0].lagSeconds, 555);
+}
+
+TEST_F(GroupReconcilerTest, LagSecondsFallsBackToTheHistoryOfLogEndsWhenRecordsCannotBeRead) {
   admin.commit("g", "orders", 0, 200);
   admin.commit("g", "orders", 1, 50);
   LagHistory history;
   GroupReconciler r(admin);
+  const kafka::AdminError cannot{kafka::AdminErrorCode::Unauthorized, "Fetch: topic authorization failed"};
   const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'000));
   auto first = r.observe({makeGroup("g")}, &history, t0);
   EXPECT_EQ(first[0].lagSeconds, 0);  // nothing to consume
-  admin.produce("orders", 0, 10, 0);  // written between t0 and t0+60s
+  admin.produce("orders", 0, 10, 0);  // written between t0 and t0+60s (by the history)
+  admin.failNext("recordTimestamps", "orders", cannot);
   auto second = r.observe({makeGroup("g")}, &history, t0 + std::chrono::seconds(60));
   EXPECT_EQ(second[0].totalLag, 10);
   ASSERT_TRUE(second[0].lagSeconds);
   // The oldest unconsumed record (offset 200) was written within the last minute.
   EXPECT_GE(*second[0].lagSeconds, 0);
   EXPECT_LE(*second[0].lagSeconds, 60);
+  admin.failNext("recordTimestamps", "orders", cannot);
   auto third = r.observe({makeGroup("g")}, &history, t0 + std::chrono::seconds(600));
   EXPECT_GE(*third[0].lagSeconds, 540);  // still not consumed ten minutes on
   EXPECT_LE(*third[0].lagSeconds, 600);

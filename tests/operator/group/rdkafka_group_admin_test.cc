@@ -170,6 +170,23 @@ TEST_F(RdKafkaGroupAdminMockTest, CommittedOffsetsOfNamedPartitionsAreListedAndU
   EXPECT_TRUE(r[1].offsets.empty());
 }
 
+TEST_F(RdKafkaGroupAdminMockTest, RecordTimestampsAreReadAtEachPositionAndTheLogEndHasNone) {
+  // The fixture wrote orders-0 (30 records) and orders-1 (12) at 1 700 000 000 000 ms;
+  // two more on orders-0 at other times, and orders-0 asked at two positions.
+  produce(kafka_.bootstrapServers(), "orders", 0, 1, 1'700'000'100'000);  // offset 30
+  produce(kafka_.bootstrapServers(), "orders", 0, 1, 1'700'000'200'000);  // offset 31
+  auto r = admin_->recordTimestamps({{"orders", 0, 5, std::nullopt, std::nullopt},
+                                     {"orders", 0, 31, std::nullopt, std::nullopt},
+                                     {"orders", 1, 12, std::nullopt, std::nullopt},
+                                     {"orders", 0, 30, std::nullopt, std::nullopt}});
+  ASSERT_EQ(r.size(), 4u);
+  for (const auto& x : r) ASSERT_FALSE(x.error) << x.topic << "-" << x.partition << "@" << x.offset << ": " << x.error->message;
+  EXPECT_EQ(r[0].timestampMs, 1'700'000'000'000);
+  EXPECT_EQ(r[1].timestampMs, 1'700'000'200'000);
+  EXPECT_EQ(r[2].timestampMs, std::nullopt);  // the log end: no record yet
+  EXPECT_EQ(r[3].timestampMs, 1'700'000'100'000);
+}
+
 TEST(RdKafkaGroupAdminOffline, DeadBrokersAreUnavailableForEveryGroup) {
   std::string error;
   auto admin = RdKafkaClusterAdmin::create({"127.0.0.1:1", {}, 1s}, error);
@@ -182,6 +199,9 @@ TEST(RdKafkaGroupAdminOffline, DeadBrokersAreUnavailableForEveryGroup) {
     ASSERT_TRUE(r.error);
     EXPECT_EQ(r.error->code, AdminErrorCode::Unavailable) << r.error->message;
   }
+  auto records = admin->recordTimestamps({{"t", 0, 0, std::nullopt, std::nullopt}});
+  ASSERT_TRUE(records[0].error);
+  EXPECT_EQ(records[0].error->code, AdminErrorCode::Unavailable) << records[0].error->message;
   auto offsets = admin->listOffsets({{"t", 0, kLatestTimestamp}});
   ASSERT_TRUE(offsets[0].error);
   EXPECT_EQ(offsets[0].error->code, AdminErrorCode::Unavailable) << offsets[0].error->message;

@@ -433,3 +433,20 @@ kafka::GroupPartitions FakeClusterAdmin::lastGroupPartitionsAsked() const {
   return lastGroupPartitionsAsked_;
 }
 }  // namespace tributary::op::test
+
+namespace tributary::op::test {
+std::vector<kafka::RecordAt> FakeClusterAdmin::recordTimestamps(const std::vector<kafka::RecordAt>& at) {
+  std::lock_guard lock(mu_);
+  const bool up = begin("recordTimestamps");
+  std::vector<kafka::RecordAt> out = at;
+  for (auto& r : out) {
+    if (!up) { r.error = kUnavailable; continue; }
+    if (auto f = takeFault("recordTimestamps", r.topic)) { r.error = f; continue; }
+    auto log = logs_.find({r.topic, r.partition});
+    if (log == logs_.end()) continue;
+    auto rec = log->second.timestamps.lower_bound(std::max(r.offset, log->second.start));
+    if (rec != log->second.timestamps.end()) r.timestampMs = rec->second;
+  }
+  return out;
+}
+}  // namespace tributary::op::test

@@ -43,6 +43,7 @@ class FakeClusterAdmin final : public kafka::ClusterAdmin {
   std::vector<kafka::GroupOffsets> alterGroupOffsets(const std::vector<kafka::GroupOffsets>& changes) override;
   std::vector<kafka::GroupResult> deleteGroups(const std::vector<std::string>& groups) override;
   std::vector<kafka::PartitionOffset> listOffsets(const std::vector<kafka::OffsetQuery>& queries) override;
+  std::vector<kafka::RecordAt> recordTimestamps(const std::vector<kafka::RecordAt>& at) override;
 
   // ---- test controls: groups and logs
   // Appends `count` records with this timestamp (ms) to a partition of an existing topic.
