@@ -1077,7 +1077,7 @@ void printTable(const Options& o, const std::vector<Json>& results) {
       double groupRt = 0;
       for (const auto& [k, v] : r["steadyAdminByOp"].items())
         if (k == "describeGroups" || k == "listGroupOffsets" || k == "listOffsets" || k == "alterGroupOffsets" ||
-            k == "deleteGroups")
+            k == "deleteGroups" || k == "recordTimestamps")
           groupRt += v.get<double>();
       std::printf("  groups:       %.0f KafkaConsumerGroups x %d partitions, lagInterval %d s; all Ready %.1f s after"
                   " the operator started\n",
