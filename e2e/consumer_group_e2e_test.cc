@@ -51,10 +51,7 @@ class ConsumerGroupE2E : public ::testing::Test {
     server = std::make_unique<tributary::apiserver::TestApiServer>();
     server->start();
     api = std::make_unique<ApiClient>(server->port());
-    std::ofstream(dir_ + "/kubeconfig")
-        << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: " << server->url()
-        << "\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: default\n"
-           "current-context: test\nusers:\n- name: test\n  user: {}\n";
+    tributary::apiserver::test::writeKubeconfig(dir_ + "/kubeconfig", server->url());
     // A lag pass every second (the shortest interval the config accepts), so
     // the scenario does not wait the default 30 s.
     std::ofstream(dir_ + "/operator.yaml") << "consumerGroups:\n  lagInterval: 1s\n";

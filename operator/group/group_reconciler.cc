@@ -54,27 +54,57 @@ std::map<std::string, int> partitionCounts(kafka::ClusterAdmin& admin, const std
   return out;
 }
 
-// The partitions each group id is to be asked its committed offsets for
-// (listGroupOffsets' `only`): a group whose every resource names its topics
-// is asked for exactly their partitions; one that wants every topic it has
-// offsets for (a null entry) for all. `interest`: per resource, its group id
-// and its topics or null.
-kafka::GroupPartitions namedPartitions(const std::vector<std::pair<std::string, const std::set<std::string>*>>& interest,
-                                       const std::map<std::string, int>& counts) {
-  std::set<std::string> wantsAll;
-  for (const auto& [id, topics] : interest)
-    if (!topics) wantsAll.insert(id);
-  std::map<std::string, std::set<TopicPartition>> named;
-  for (const auto& [id, topics] : interest) {
-    if (!topics || wantsAll.count(id)) continue;
-    auto& partitions = named[id];
-    for (const auto& topic : *topics)
-      if (auto c = counts.find(topic); c != counts.end())
+// One resource's interest in a pass: its group, and the topics it looks at
+// — known beforehand, or (fromOffsets) every topic its group has committed
+// offsets for, filled in by readOffsetsAndPartitions.
+struct Interest {
+  std::string groupId;
+  std::set<std::string>* topics;
+  bool fromOffsets = false;
+};
+
+struct OffsetsAndPartitions {
+  std::unordered_map<std::string, kafka::GroupOffsets> offsets;  // by group id
+  std::map<std::string, int> counts;                               // partitions of each existing topic
+  std::set<std::string> missing;                                   // topics that do not exist
+  std::optional<AdminError> describeError;
+};
+
+// The committed offsets of `ids` and the partitions of the topics of
+// `interest`. Known topics are described first, so that a group whose every
+// resource names its topics is asked its offsets for exactly their
+// partitions (listGroupOffsets' `only`); the topics of the others come from
+// their offsets and are described after.
+OffsetsAndPartitions readOffsetsAndPartitions(kafka::ClusterAdmin& admin, const std::vector<std::string>& ids,
+                                              std::vector<Interest>& interest) {
+  OffsetsAndPartitions r;
+  std::set<std::string> named, wantsAll;
+  for (const auto& i : interest) {
+    if (i.fromOffsets) wantsAll.insert(i.groupId);
+    else named.insert(i.topics->begin(), i.topics->end());
+  }
+  r.counts = partitionCounts(admin, named, r.missing, r.describeError);
+  std::map<std::string, std::set<TopicPartition>> asked;
+  for (const auto& i : interest) {
+    if (i.fromOffsets || wantsAll.count(i.groupId)) continue;
+    auto& partitions = asked[i.groupId];
+    for (const auto& topic : *i.topics)
+      if (auto c = r.counts.find(topic); c != r.counts.end())
         for (int p = 0; p < c->second; ++p) partitions.insert({topic, p});
   }
-  kafka::GroupPartitions out;
-  for (auto& [id, partitions] : named) out[id] = {partitions.begin(), partitions.end()};
-  return out;
+  kafka::GroupPartitions only;
+  for (auto& [id, partitions] : asked) only[id] = {partitions.begin(), partitions.end()};
+  for (auto& o : admin.listGroupOffsets(ids, only)) r.offsets[o.group] = std::move(o);
+  std::set<std::string> discovered;
+  for (auto& i : interest) {
+    if (!i.fromOffsets) continue;
+    if (auto it = r.offsets.find(i.groupId); it != r.offsets.end())
+      for (const auto& p : it->second.offsets) i.topics->insert(p.topic);
+    for (const auto& t : *i.topics)
+      if (!named.count(t)) discovered.insert(t);
+  }
+  r.counts.merge(partitionCounts(admin, discovered, r.missing, r.describeError));
+  return r;
 }
 
 // Log start and end of every partition given: two rounds of ListOffsets
@@ -135,32 +165,15 @@ std::vector<GroupLag> GroupReconciler::observe(const std::vector<KafkaConsumerGr
     }
     return out;
   }
-  // Which topics each group reports: spec.topics (known now: their
-  // partitions are described first, so that the committed offsets can be
-  // asked for by name), else those it has offsets for (described after).
+  // Which topics each group reports: spec.topics, else those it has offsets for.
   std::vector<std::set<std::string>> topicsOf(groups.size());
-  std::set<std::string> named;
-  std::vector<std::pair<std::string, const std::set<std::string>*>> interest;
+  std::vector<Interest> interest;
   for (size_t i = 0; i < groups.size(); ++i) {
     const auto& spec = groups[i].spec;
     topicsOf[i].insert(spec.topics.begin(), spec.topics.end());
-    named.insert(spec.topics.begin(), spec.topics.end());
-    interest.push_back({spec.groupId, spec.topics.empty() ? nullptr : &topicsOf[i]});
+    interest.push_back({spec.groupId, &topicsOf[i], spec.topics.empty()});
   }
-  std::set<std::string> missing;
-  std::optional<AdminError> describeError;
-  auto counts = partitionCounts(admin_, named, missing, describeError);
-  std::unordered_map<std::string, kafka::GroupOffsets> offsets;
-  for (auto& o : admin_.listGroupOffsets(ids, namedPartitions(interest, counts))) offsets[o.group] = std::move(o);
-  std::set<std::string> discovered;
-  for (size_t i = 0; i < groups.size(); ++i) {
-    if (!groups[i].spec.topics.empty()) continue;
-    if (auto it = offsets.find(groups[i].spec.groupId); it != offsets.end())
-      for (const auto& p : it->second.offsets) topicsOf[i].insert(p.topic);
-    for (const auto& t : topicsOf[i])
-      if (!named.count(t)) discovered.insert(t);
-  }
-  counts.merge(partitionCounts(admin_, discovered, missing, describeError));
+  auto [offsets, counts, missing, describeError] = readOffsetsAndPartitions(admin_, ids, interest);
   std::set<TopicPartition> partitions;
   for (const auto& [topic, n] : counts)
     for (int p = 0; p < n; ++p) partitions.insert({topic, p});
@@ -352,36 +365,19 @@ std::vector<ResetOutcome> GroupReconciler::reset(const std::vector<KafkaConsumer
   // 2. Committed offsets (before), the scope's partitions and their log ranges.
   std::vector<std::string> emptyIds;
   for (size_t i : empty) emptyIds.push_back(out[i].groupId);
-  // The scope is known before the offsets unless it is "every topic the
-  // group has offsets for"; as in observe(), known topics are described
-  // first and their offsets asked for by name.
+  // The scope: offsetReset.topics, the listed offsets' topics, spec.topics,
+  // else every topic the group has offsets for.
   std::vector<std::set<std::string>> scope(groups.size());
-  std::vector<bool> scopeFromOffsets(groups.size(), false);
-  std::set<std::string> named;
-  std::vector<std::pair<std::string, const std::set<std::string>*>> interest;
+  std::vector<Interest> interest;
   for (size_t i : empty) {
     const auto& spec = groups[i].spec;
     const auto& r = *spec.offsetReset;
     if (!r.topics.empty()) scope[i].insert(r.topics.begin(), r.topics.end());
     else if (r.to == ResetTo::Offsets) for (const auto& e : r.offsets) scope[i].insert(e.topic);
     else if (!spec.topics.empty()) scope[i].insert(spec.topics.begin(), spec.topics.end());
-    else scopeFromOffsets[i] = true;
-    named.insert(scope[i].begin(), scope[i].end());
-    interest.push_back({spec.groupId, scopeFromOffsets[i] ? nullptr : &scope[i]});
+    interest.push_back({spec.groupId, &scope[i], scope[i].empty()});
   }
-  std::set<std::string> missing;
-  std::optional<AdminError> describeError;
-  auto counts = partitionCounts(admin_, named, missing, describeError);
-  std::unordered_map<std::string, kafka::GroupOffsets> offsets;
-  for (auto& o : admin_.listGroupOffsets(emptyIds, namedPartitions(interest, counts))) offsets[o.group] = std::move(o);
-  std::set<std::string> discovered;
-  for (size_t i : empty) {
-    if (!scopeFromOffsets[i]) continue;
-    for (const auto& p : offsets[groups[i].spec.groupId].offsets) scope[i].insert(p.topic);
-    for (const auto& t : scope[i])
-      if (!named.count(t)) discovered.insert(t);
-  }
-  counts.merge(partitionCounts(admin_, discovered, missing, describeError));
+  auto [offsets, counts, missing, describeError] = readOffsetsAndPartitions(admin_, emptyIds, interest);
   std::set<TopicPartition> partitions;
   for (const auto& [topic, n] : counts)
     for (int p = 0; p < n; ++p) partitions.insert({topic, p});

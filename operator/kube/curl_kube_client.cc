@@ -26,29 +26,6 @@ namespace {
 
 std::once_flag curlGlobalInit;
 
-std::string percentEncode(const std::string& value) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-void addParam(std::string& query, const char* key, const std::string& value) {
-  if (value.empty()) return;
-  query += query.empty() ? '?' : '&';
-  query += key;
-  query += '=';
-  query += percentEncode(value);
-}
-
 size_t appendToString(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
@@ -446,13 +423,7 @@ Json CurlKubeClient::updateSubresource(const ResourceRef& resource, const std::s
 Json CurlKubeClient::getNonResource(const std::string& path) { return call({"get", "GET", path, "", ""}); }
 
 ListResult CurlKubeClient::list(const ResourceRef& resource, const std::string& ns, const ListOptions& options) {
-  std::string query;
-  addParam(query, "labelSelector", options.labelSelector);
-  addParam(query, "fieldSelector", options.fieldSelector);
-  if (options.limit > 0) addParam(query, "limit", std::to_string(options.limit));
-  addParam(query, "continue", options.continueToken);
-  addParam(query, "resourceVersion", options.resourceVersion);
-  Json body = call({"list", "GET", resource.collectionPath(ns) + query, "", ""});
+  Json body = call({"list", "GET", resource.collectionPath(ns) + listQuery(options), "", ""});
   ListResult out;
   if (body.contains("items") && body["items"].is_array()) {
     out.items.reserve(body["items"].size());
@@ -495,12 +466,7 @@ std::optional<Json> CurlKubeClient::remove(const ResourceRef& resource, const st
 
 std::unique_ptr<WatchStream> CurlKubeClient::watch(const ResourceRef& resource, const std::string& ns,
                                                    const WatchOptions& options) {
-  std::string query = "?watch=true";
-  addParam(query, "resourceVersion", options.resourceVersion);
-  if (options.allowWatchBookmarks) addParam(query, "allowWatchBookmarks", "true");
-  addParam(query, "labelSelector", options.labelSelector);
-  addParam(query, "fieldSelector", options.fieldSelector);
-  if (options.timeoutSeconds > 0) addParam(query, "timeoutSeconds", std::to_string(options.timeoutSeconds));
+  const std::string query = watchQuery(options);
   CURL* easy = curl_easy_init();
   if (easy == nullptr) throw ApiError(ApiError::Kind::Unavailable, 0, "", "curl_easy_init failed");
   curl_slist* headers = nullptr;

@@ -1,5 +1,7 @@
 #include "operator/kube/kube_client.h"
 
+#include <cctype>
+
 namespace tributary::op::kube {
 
 std::string ResourceRef::collectionPath(const std::string& ns) const {
@@ -16,6 +18,53 @@ std::string ResourceRef::objectPath(const std::string& ns, const std::string& na
 }
 
 std::string ResourceRef::displayName() const { return group.empty() ? plural : plural + "." + group; }
+
+namespace {
+
+std::string percentEncode(const std::string& value) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+void addParam(std::string& query, const char* key, const std::string& value) {
+  if (value.empty()) return;
+  query += query.empty() ? '?' : '&';
+  query += key;
+  query += '=';
+  query += percentEncode(value);
+}
+
+}  // namespace
+
+std::string listQuery(const ListOptions& options) {
+  std::string query;
+  addParam(query, "labelSelector", options.labelSelector);
+  addParam(query, "fieldSelector", options.fieldSelector);
+  if (options.limit > 0) addParam(query, "limit", std::to_string(options.limit));
+  addParam(query, "continue", options.continueToken);
+  addParam(query, "resourceVersion", options.resourceVersion);
+  return query;
+}
+
+std::string watchQuery(const WatchOptions& options) {
+  std::string query = "?watch=true";
+  addParam(query, "resourceVersion", options.resourceVersion);
+  if (options.allowWatchBookmarks) addParam(query, "allowWatchBookmarks", "true");
+  addParam(query, "labelSelector", options.labelSelector);
+  addParam(query, "fieldSelector", options.fieldSelector);
+  if (options.timeoutSeconds > 0) addParam(query, "timeoutSeconds", std::to_string(options.timeoutSeconds));
+  return query;
+}
 
 const char* watchEventTypeName(WatchEvent::Type type) {
   switch (type) {

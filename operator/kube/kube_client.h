@@ -67,6 +67,12 @@ struct WatchOptions {
   int timeoutSeconds = 0;  // 0: the server's default
 };
 
+// The query strings ("?key=value&…", percent-encoded; "" when nothing is set)
+// of a list, and of a watch ("?watch=true&…"), with these options: what a
+// client sends, and what a recording of its calls shows.
+std::string listQuery(const ListOptions& options);
+std::string watchQuery(const WatchOptions& options);
+
 struct WatchEvent {
   enum class Type { Added, Modified, Deleted, Bookmark, Error };
   Type type = Type::Added;

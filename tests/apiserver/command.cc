@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -149,6 +150,12 @@ std::optional<std::string> findOnPath(const std::string& name) {
       return candidate;
   }
   return std::nullopt;
+}
+
+void writeKubeconfig(const std::string& path, const std::string& serverUrl) {
+  std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: " << serverUrl
+                      << "\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n"
+                         "    namespace: default\ncurrent-context: test\nusers:\n- name: test\n  user: {}\n";
 }
 
 }  // namespace tributary::apiserver::test

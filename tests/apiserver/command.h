@@ -51,6 +51,10 @@ CommandResult run(const std::string& program, const std::vector<std::string>& ar
                   const std::map<std::string, std::string>& env = {},
                   std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Writes a kubeconfig for kubectl (or the operator) to reach the test API
+// server at `serverUrl` (plain HTTP, no credentials, namespace default).
+void writeKubeconfig(const std::string& path, const std::string& serverUrl);
+
 // The full path of `name` on $PATH, if there is one.
 std::optional<std::string> findOnPath(const std::string& name);
 

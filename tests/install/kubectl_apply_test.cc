@@ -56,10 +56,7 @@ class KubectlInstallTest : public ::testing::Test {
     server_ = std::make_unique<apiserver::TestApiServer>();
     server_->start();
     kubeconfig_ = dir_ + "/kubeconfig";
-    std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: "
-                               << server_->url()
-                               << "\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n"
-                                  "    namespace: default\ncurrent-context: test\nusers:\n- name: test\n  user: {}\n";
+    tributary::apiserver::test::writeKubeconfig(kubeconfig_, server_->url());
   }
   CommandResult kubectl(std::vector<std::string> args) {
     args.insert(args.begin(), {"--kubeconfig", kubeconfig_, "--cache-dir", dir_ + "/cache"});

@@ -206,12 +206,7 @@ class OperatorRbacTest : public ::testing::Test {
     dir_ = tmpl;
     server.start();
     api = std::make_unique<ApiClient>(server.port());
-    std::ofstream(dir_ + "/kubeconfig") << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
-                                           "    server: "
-                                        << server.url()
-                                        << "\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n"
-                                           "    namespace: default\ncurrent-context: test\nusers:\n- name: test\n"
-                                           "  user: {}\n";
+    tributary::apiserver::test::writeKubeconfig(dir_ + "/kubeconfig", server.url());
   }
   void TearDown() override {
     operator_.reset();

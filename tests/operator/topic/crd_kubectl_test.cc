@@ -34,10 +34,7 @@ class KafkaTopicCrdKubectlTest : public ::testing::Test {
     kubeconfig_ = tributary::test::ApiServerUnderTest::kubeconfigFromEnvironment();
     if (kubeconfig_.empty()) {
       kubeconfig_ = dir_ + "/kubeconfig";
-      std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: "
-                                 << apiServer->connection().server
-                                 << "\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n"
-                                    "    namespace: default\ncurrent-context: test\nusers:\n- name: test\n  user: {}\n";
+      tributary::apiserver::test::writeKubeconfig(kubeconfig_, apiServer->connection().server);
     }
     // The examples name namespace default; kubectl -n refuses that, so they are
     // applied as they are but for the namespace (JSON documents are YAML).

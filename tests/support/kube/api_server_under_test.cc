@@ -45,15 +45,6 @@ size_t CallLog::count(const std::string& verb, const std::string& contains) cons
 
 namespace {
 
-// The query as CurlKubeClient sends it, without percent-encoding (tests match substrings).
-void addParam(std::string& query, const char* name, const std::string& value) {
-  if (value.empty()) return;
-  query += query.empty() ? "?" : "&";
-  query += name;
-  query += "=";
-  query += value;
-}
-
 std::string nameOf(const Json& object) {
   if (object.is_object() && object.contains("metadata") && object["metadata"].is_object())
     return object["metadata"].value("name", "");
@@ -83,13 +74,7 @@ Json RecordingKubeClient::get(const kube::ResourceRef& r, const std::string& ns,
 
 kube::ListResult RecordingKubeClient::list(const kube::ResourceRef& r, const std::string& ns,
                                            const kube::ListOptions& options) {
-  std::string query;
-  addParam(query, "labelSelector", options.labelSelector);
-  addParam(query, "fieldSelector", options.fieldSelector);
-  if (options.limit > 0) addParam(query, "limit", std::to_string(options.limit));
-  addParam(query, "continue", options.continueToken);
-  addParam(query, "resourceVersion", options.resourceVersion);
-  return logged("list", r.collectionPath(ns) + query, [&] { return inner_->list(r, ns, options); });
+  return logged("list", r.collectionPath(ns) + kube::listQuery(options), [&] { return inner_->list(r, ns, options); });
 }
 
 Json RecordingKubeClient::create(const kube::ResourceRef& r, const std::string& ns, const Json& object) {
@@ -118,11 +103,7 @@ std::optional<Json> RecordingKubeClient::remove(const kube::ResourceRef& r, cons
 
 std::unique_ptr<kube::WatchStream> RecordingKubeClient::watch(const kube::ResourceRef& r, const std::string& ns,
                                                               const kube::WatchOptions& options) {
-  std::string query = "?watch=true";
-  addParam(query, "resourceVersion", options.resourceVersion);
-  addParam(query, "labelSelector", options.labelSelector);
-  addParam(query, "fieldSelector", options.fieldSelector);
-  return logged("watch", r.collectionPath(ns) + query, [&] { return inner_->watch(r, ns, options); });
+  return logged("watch", r.collectionPath(ns) + kube::watchQuery(options), [&] { return inner_->watch(r, ns, options); });
 }
 
 Json RecordingKubeClient::getNonResource(const std::string& path) {
