@@ -46,10 +46,33 @@ ProduceError classify(rd_kafka_resp_err_t err) {
   }
 }
 
+// What a delivery report needs to find its listener. A single record (the
+// dead-letter writes) gets its own; a request's records share one BatchContext
+// whose `slots` array gives each message a distinct opaque pointer, from which
+// the record's index is its distance to the array's start.
 struct MessageContext {
   std::shared_ptr<DeliveryListener> listener;
   size_t index;
 };
+
+struct BatchContext;
+struct BatchSlot {
+  BatchContext* batch;
+};
+struct BatchContext {
+  std::shared_ptr<DeliveryListener> listener;
+  std::unique_ptr<BatchSlot[]> slots;
+  // Reports still to come, plus one held by the enqueuing thread until its loop
+  // ends: whoever takes it to zero deletes the context.
+  std::atomic<size_t> outstanding;
+
+  static void release(BatchContext* b) {
+    if (b->outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) delete b;
+  }
+};
+
+// Distinguishes the two kinds of opaque pointer in a delivery report.
+constexpr uintptr_t kBatchTag = 1;
 
 class KafkaProducer final : public Producer {
  public:
@@ -130,31 +153,37 @@ class KafkaProducer final : public Producer {
       message = "all brokers are down";
       return ProduceError::BrokersUnavailable;
     }
-    rd_kafka_headers_t* headers = nullptr;
-    if (!r.headers.empty()) {
-      headers = rd_kafka_headers_new(r.headers.size());
-      for (const auto& [name, value] : r.headers)
-        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                            static_cast<ssize_t>(value.size()));
-    }
     auto* ctx = new MessageContext{std::move(listener), index};
-    void* key = r.key ? const_cast<char*>(r.key->data()) : nullptr;
-    const size_t keyLen = r.key ? r.key->size() : 0;
-    void* value = r.value ? const_cast<char*>(r.value->data()) : nullptr;
-    const size_t valueLen = r.value ? r.value->size() : 0;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-        RD_KAFKA_V_KEY(key, keyLen), RD_KAFKA_V_VALUE(value, valueLen),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(ctx),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = produce(r, ctx);
     if (err) {
-      // On failure the headers are still ours, and no delivery report will come.
-      if (headers) rd_kafka_headers_destroy(headers);
       delete ctx;
       message = rd_kafka_err2str(err);
       return classify(err);
     }
     return ProduceError::None;
+  }
+
+  void enqueueAll(const std::vector<OutgoingRecord>& records, std::shared_ptr<DeliveryListener> listener,
+                  std::vector<ProduceError>& refused, std::vector<std::string>& messages) override {
+    refused.assign(records.size(), ProduceError::None);
+    messages.assign(records.size(), std::string());
+    if (brokersDown_.load(std::memory_order_relaxed)) {
+      refused.assign(records.size(), ProduceError::BrokersUnavailable);
+      messages.assign(records.size(), "all brokers are down");
+      return;
+    }
+    auto* batch = new BatchContext{std::move(listener), std::make_unique<BatchSlot[]>(records.size()), {records.size() + 1}};
+    for (size_t i = 0; i < records.size(); ++i) {
+      batch->slots[i].batch = batch;
+      // The low bit tags the pointer as a batch slot (BatchSlot is pointer-aligned).
+      void* opaque = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(&batch->slots[i]) | kBatchTag);
+      if (rd_kafka_resp_err_t err = produce(records[i], opaque)) {
+        refused[i] = classify(err);
+        messages[i] = rd_kafka_err2str(err);
+        BatchContext::release(batch);  // no report will come for this one
+      }
+    }
+    BatchContext::release(batch);
   }
 
   int flush(std::chrono::milliseconds timeout) override {
@@ -174,6 +203,29 @@ class KafkaProducer final : public Producer {
   bool metadataAnswered() const override { return metadataOk_.load(); }
 
  private:
+  // rd_kafka_producev with the value copied; on failure the headers are freed
+  // here and no delivery report will come.
+  rd_kafka_resp_err_t produce(const OutgoingRecord& r, void* opaque) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (!r.headers.empty()) {
+      headers = rd_kafka_headers_new(r.headers.size());
+      for (const auto& [name, value] : r.headers)
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                            static_cast<ssize_t>(value.size()));
+    }
+    void* key = r.key ? const_cast<char*>(r.key->data()) : nullptr;
+    const size_t keyLen = r.key ? r.key->size() : 0;
+    void* value = r.value ? const_cast<char*>(r.value->data()) : nullptr;
+    const size_t valueLen = r.value ? r.value->size() : 0;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+        RD_KAFKA_V_KEY(key, keyLen), RD_KAFKA_V_VALUE(value, valueLen),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque),
+        RD_KAFKA_V_END);
+    if (err && headers) rd_kafka_headers_destroy(headers);
+    return err;
+  }
+
   void pollLoop() {
     while (!stopPoll_.load()) {
       rd_kafka_poll(rk_, 50);
@@ -200,13 +252,21 @@ class KafkaProducer final : public Producer {
 
   static void onDeliveryReport(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaProducer*>(opaque);
-    std::unique_ptr<MessageContext> ctx(static_cast<MessageContext*>(m->_private));
     DeliveryReport report;
     report.error = classify(m->err);
     report.partition = m->partition;
     report.offset = m->offset;
     if (m->err) report.message = rd_kafka_err2str(m->err);
     else self->brokersDown_.store(false, std::memory_order_relaxed);
+    const auto tagged = reinterpret_cast<uintptr_t>(m->_private);
+    if (tagged & kBatchTag) {
+      auto* slot = reinterpret_cast<BatchSlot*>(tagged & ~kBatchTag);
+      BatchContext* batch = slot->batch;
+      batch->listener->onDelivery(static_cast<size_t>(slot - batch->slots.get()), std::move(report));
+      BatchContext::release(batch);
+      return;
+    }
+    std::unique_ptr<MessageContext> ctx(static_cast<MessageContext*>(m->_private));
     ctx->listener->onDelivery(ctx->index, std::move(report));
   }
 

@@ -1,20 +1,38 @@
 #include "sidecar/produce/produce_request.h"
 
+#include <simdjson.h>
+
+#include <cctype>
 #include <limits>
-#include <nlohmann/json.hpp>
 
 #include "common/codec/base64.h"
+
+// The envelope is read with simdjson's On-Demand API, and a record's key and
+// value are taken as their own JSON text rather than rebuilt from a DOM: a DOM
+// round trip re-sorts object members, re-prints numbers (1e3 -> 1000.0, -0 -> 0)
+// and loses digits of integers beyond 64 bits, so the bytes in Kafka would not
+// be the bytes the app sent (a signature over the payload would break). Every
+// value is still walked in full, so invalid JSON anywhere is refused as before.
 
 namespace tributary::sidecar {
 namespace {
 
-using Json = nlohmann::json;
+namespace od = simdjson::ondemand;
 
 constexpr int kMaxJsonDepth = 64;
-struct TooDeep {};
 
 ApiError invalid(const std::string& where, const std::string& what) {
   return {400, "INVALID_REQUEST", where + ": " + what, std::nullopt};
+}
+
+ApiError invalidJson(simdjson::error_code e) {
+  return {400, "INVALID_JSON", std::string("the body is not valid JSON (") + simdjson::error_message(e) + ")",
+          std::nullopt};
+}
+
+ApiError tooDeep() {
+  return {400, "INVALID_JSON",
+          "the body nests arrays/objects deeper than " + std::to_string(kMaxJsonDepth) + " levels", std::nullopt};
 }
 
 std::string lower(std::string_view s) {
@@ -23,28 +41,257 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// `text` or `base64` form of one field (key or value); sets `out` or returns an error.
-std::optional<ApiError> bytesField(const Json& rec, const std::string& where, const char* name, const char* b64Name,
-                                   bool stringAsText, std::optional<std::string>& out) {
-  auto plain = rec.find(name);
-  auto b64 = rec.find(b64Name);
-  if (plain != rec.end() && b64 != rec.end())
-    return invalid(where, std::string("set either \"") + name + "\" or \"" + b64Name + "\", not both");
-  if (b64 != rec.end()) {
-    if (b64->is_null()) return std::nullopt;
-    if (!b64->is_string()) return invalid(where + "." + b64Name, "must be a base64 string");
-    auto bytes = base64Decode(b64->get_ref<const std::string&>());
-    if (!bytes)
-      return ApiError{400, "INVALID_BASE64",
-                      where + "." + b64Name + ": is not valid base64 (standard alphabet, padded with '=')",
-                      std::nullopt};
-    out = std::move(*bytes);
-    return std::nullopt;
+// The outcome of one step: nothing (go on) or the request's answer.
+using Failure = std::optional<ApiError>;
+
+// Walks `v` in full so that the library validates every number, string, escape
+// and bracket of it; nesting is bounded so a request cannot exhaust the worker's
+// stack. `depth` counts the enclosing arrays/objects.
+Failure validate(od::value v, int depth) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return invalidJson(e);
+  switch (type) {
+    case od::json_type::object: {
+      if (depth >= kMaxJsonDepth) return tooDeep();
+      od::object o;
+      if (auto e = v.get_object().get(o)) return invalidJson(e);
+      for (auto field : o) {
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return invalidJson(e);
+        od::value member;
+        if (auto e = field.value().get(member)) return invalidJson(e);
+        if (auto f = validate(member, depth + 1)) return f;
+      }
+      return std::nullopt;
+    }
+    case od::json_type::array: {
+      if (depth >= kMaxJsonDepth) return tooDeep();
+      od::array a;
+      if (auto e = v.get_array().get(a)) return invalidJson(e);
+      for (auto element : a) {
+        od::value item;
+        if (auto e = element.get(item)) return invalidJson(e);
+        if (auto f = validate(item, depth + 1)) return f;
+      }
+      return std::nullopt;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (auto e = v.get_string().get(s)) return invalidJson(e);
+      return std::nullopt;
+    }
+    case od::json_type::number: {
+      // get_double accepts every JSON number within a double's range, including
+      // integers beyond 64 bits (approximated here; the bytes sent stay as written).
+      double d;
+      if (auto e = v.get_double().get(d)) return invalidJson(e);
+      return std::nullopt;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      if (auto e = v.get_bool().get(b)) return invalidJson(e);
+      return std::nullopt;
+    }
+    case od::json_type::null: {
+      bool isNull = false;
+      if (auto e = v.is_null().get(isNull)) return invalidJson(e);
+      if (!isNull) return invalidJson(simdjson::N_ATOM_ERROR);
+      return std::nullopt;
+    }
   }
-  if (plain != rec.end() && !plain->is_null()) {
-    out = (stringAsText && plain->is_string()) ? plain->get<std::string>() : plain->dump();
+  return invalidJson(simdjson::TAPE_ERROR);
+}
+
+// `v` as the JSON text the app sent, minus insignificant whitespace.
+Failure rawJson(od::document& doc, od::value v, std::string& out) {
+  const std::string_view token = v.raw_json_token();
+  const char* begin = token.data();
+  const char* end = begin + token.size();
+  od::json_type type;
+  if (auto e = v.type().get(type)) return invalidJson(e);
+  const bool container = type == od::json_type::object || type == od::json_type::array;
+  if (auto f = validate(v, 0)) return f;
+  if (container) {
+    // After the walk the iterator stands on the token that follows the value
+    // (a ',' or the record's '}'), so the value's text ends there.
+    const char* next;
+    if (auto e = doc.current_location().get(next)) return invalidJson(e);
+    end = next;
+  }
+  out.resize(static_cast<size_t>(end - begin));
+  size_t written = 0;
+  if (auto e = simdjson::minify(begin, out.size(), out.data(), written)) return invalidJson(e);
+  out.resize(written);
+  return std::nullopt;
+}
+
+enum Member : unsigned {
+  kKey = 1u << 0,
+  kKeyBase64 = 1u << 1,
+  kValue = 1u << 2,
+  kValueBase64 = 1u << 3,
+  kHeaders = 1u << 4,
+  kPartition = 1u << 5,
+};
+
+std::optional<Member> recordMember(std::string_view name) {
+  if (name == "key") return kKey;
+  if (name == "keyBase64") return kKeyBase64;
+  if (name == "value") return kValue;
+  if (name == "valueBase64") return kValueBase64;
+  if (name == "headers") return kHeaders;
+  if (name == "partition") return kPartition;
+  return std::nullopt;
+}
+
+// Where a problem is, named for the answer ("records[3].headers"); built only
+// when there is a problem, so a good request costs no string per field.
+struct Place {
+  size_t index;
+  std::string_view field;
+  std::string str() const {
+    std::string s = "records[" + std::to_string(index) + "]";
+    if (!field.empty()) s.append(".").append(field);
+    return s;
+  }
+};
+
+// A static name: `name` above points into the parser's buffer, which the next string reuses.
+std::string_view memberName(Member m) {
+  switch (m) {
+    case kKey: return "key";
+    case kKeyBase64: return "keyBase64";
+    case kValue: return "value";
+    case kValueBase64: return "valueBase64";
+    case kHeaders: return "headers";
+    case kPartition: return "partition";
+  }
+  return {};
+}
+
+Failure base64Field(od::value v, const Place& where, std::optional<std::string>& out) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return invalidJson(e);
+  if (type == od::json_type::null) return validate(v, 0);
+  if (type != od::json_type::string) return invalid(where.str(), "must be a base64 string");
+  std::string_view text;
+  if (auto e = v.get_string().get(text)) return invalidJson(e);
+  auto bytes = base64Decode(std::string(text));
+  if (!bytes)
+    return ApiError{400, "INVALID_BASE64", where.str() + ": is not valid base64 (standard alphabet, padded with '=')",
+                    std::nullopt};
+  out = std::move(*bytes);
+  return std::nullopt;
+}
+
+Failure parseRecord(od::document& doc, od::value v, size_t index, OutgoingRecord& r) {
+
+  od::json_type type;
+  if (auto e = v.type().get(type)) return invalidJson(e);
+  if (type != od::json_type::object) return invalid(Place{index, {}}.str(), "must be an object");
+  od::object o;
+  if (auto e = v.get_object().get(o)) return invalidJson(e);
+  unsigned seen = 0;
+  for (auto field : o) {
+    std::string_view name;
+    if (auto e = field.unescaped_key().get(name)) return invalidJson(e);
+    auto member = recordMember(name);
+    if (!member)
+      return invalid(Place{index, {}}.str(), "unknown field \"" + std::string(name) +
+                                "\" (known: key, keyBase64, value, valueBase64, headers, partition)");
+    // A duplicate member is refused rather than resolved: which of two values
+    // the app meant is a guess, and a guess here would put the wrong bytes in Kafka.
+    if (seen & *member) return invalid(Place{index, {}}.str(), "the field \"" + std::string(name) + "\" appears twice");
+    seen |= *member;
+    if ((seen & (kKey | kKeyBase64)) == (kKey | kKeyBase64))
+      return invalid(Place{index, {}}.str(), "set either \"key\" or \"keyBase64\", not both");
+    if ((seen & (kValue | kValueBase64)) == (kValue | kValueBase64))
+      return invalid(Place{index, {}}.str(), "set either \"value\" or \"valueBase64\", not both");
+    od::value fv;
+    if (auto e = field.value().get(fv)) return invalidJson(e);
+    od::json_type ft;
+    if (auto e = fv.type().get(ft)) return invalidJson(e);
+    const Place at{index, memberName(*member)};
+    switch (*member) {
+      case kKey:
+        if (ft == od::json_type::null) {
+          if (auto f = validate(fv, 0)) return f;
+        } else if (ft == od::json_type::string) {
+          // A string key is sent as its text, so "user-1" partitions and
+          // compacts as user-1, as every Kafka tool shows keys.
+          std::string_view text;
+          if (auto e = fv.get_string().get(text)) return invalidJson(e);
+          r.key = std::string(text);
+        } else {
+          r.key.emplace();
+          if (auto f = rawJson(doc, fv, *r.key)) return f;
+        }
+        break;
+      case kValue:
+        if (ft == od::json_type::null) {
+          if (auto f = validate(fv, 0)) return f;
+        } else {
+          r.value.emplace();
+          if (auto f = rawJson(doc, fv, *r.value)) return f;
+        }
+        break;
+      case kKeyBase64:
+        if (auto f = base64Field(fv, at, r.key)) return f;
+        break;
+      case kValueBase64:
+        if (auto f = base64Field(fv, at, r.value)) return f;
+        break;
+      case kHeaders: {
+        if (ft == od::json_type::null) {
+          if (auto f = validate(fv, 0)) return f;
+          break;
+        }
+        if (ft != od::json_type::object) return invalid(at.str(), "must be an object of header names to string values");
+        od::object headers;
+        if (auto e = fv.get_object().get(headers)) return invalidJson(e);
+        for (auto h : headers) {
+          std::string_view hname;
+          if (auto e = h.unescaped_key().get(hname)) return invalidJson(e);
+          std::string headerName(hname);  // the key's buffer is reused by the next string
+          od::value hv;
+          if (auto e = h.value().get(hv)) return invalidJson(e);
+          od::json_type ht;
+          if (auto e = hv.type().get(ht)) return invalidJson(e);
+          if (ht != od::json_type::string) return invalid(at.str() + "." + headerName, "must be a string");
+          std::string_view text;
+          if (auto e = hv.get_string().get(text)) return invalidJson(e);
+          r.headers.emplace_back(std::move(headerName), std::string(text));
+        }
+        break;
+      }
+      case kPartition: {
+        if (ft == od::json_type::null) {
+          if (auto f = validate(fv, 0)) return f;
+          break;
+        }
+        if (ft != od::json_type::number) return invalid(at.str(), "must be a non-negative integer");
+        od::number_type nt;
+        if (auto e = fv.get_number_type().get(nt)) return invalidJson(e);
+        int64_t p = -1;
+        if (nt != od::number_type::signed_integer || fv.get_int64().get(p) || p < 0 ||
+            p > std::numeric_limits<int32_t>::max()) {
+          if (nt != od::number_type::signed_integer) {
+            if (auto f = validate(fv, 0)) return f;  // a malformed number is INVALID_JSON
+          }
+          return invalid(at.str(), "must be a non-negative integer");
+        }
+        r.partition = static_cast<int32_t>(p);
+        break;
+      }
+    }
   }
   return std::nullopt;
+}
+
+// One parser per worker thread: it keeps its buffers between requests.
+od::parser& threadParser() {
+  thread_local od::parser parser;
+  return parser;
 }
 
 }  // namespace
@@ -57,59 +304,53 @@ bool isJsonContentType(std::string_view ct) {
 
 std::variant<std::vector<OutgoingRecord>, ApiError> parseJsonRecords(const std::string& topic,
                                                                      std::string_view body) {
-  Json doc;
-  try {
-    // Nesting is bounded: serializing a value recurses once per level, so an
-    // unbounded depth would let one request exhaust a worker thread's stack.
-    doc = Json::parse(body, [](int depth, Json::parse_event_t, Json&) {
-      if (depth > kMaxJsonDepth) throw TooDeep();
-      return true;
-    });
-  } catch (const Json::parse_error& e) {
-    return ApiError{400, "INVALID_JSON", std::string("the body is not valid JSON (") + e.what() + ")", std::nullopt};
-  } catch (const TooDeep&) {
-    return ApiError{400, "INVALID_JSON",
-                    "the body nests arrays/objects deeper than " + std::to_string(kMaxJsonDepth) + " levels",
-                    std::nullopt};
-  }
-  if (!doc.is_object()) return invalid("body", "must be a JSON object {\"records\":[...]}");
-  for (const auto& [k, v] : doc.items())
-    if (k != "records") return invalid("body", "unknown field \"" + k + "\" (expected only \"records\")");
-  auto recs = doc.find("records");
-  if (recs == doc.end() || !recs->is_array())
-    return invalid("records", "must be an array of records, e.g. {\"records\":[{\"value\":{}}]}");
-  if (recs->empty()) return invalid("records", "must contain at least one record");
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input.
+  thread_local std::string padded;
+  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(body.data(), body.size());
+  simdjson::padded_string_view input(padded.data(), padded.size(), padded.capacity());
+
+  od::document doc;
+  if (auto e = threadParser().iterate(input).get(doc)) return invalidJson(e);
+  od::json_type type;
+  if (auto e = doc.type().get(type)) return invalidJson(e);
+  if (type != od::json_type::object) return invalid("body", "must be a JSON object {\"records\":[...]}");
+  od::object envelope;
+  if (auto e = doc.get_object().get(envelope)) return invalidJson(e);
 
   std::vector<OutgoingRecord> out;
-  out.reserve(recs->size());
-  for (size_t i = 0; i < recs->size(); ++i) {
-    const Json& rec = (*recs)[i];
-    const std::string where = "records[" + std::to_string(i) + "]";
-    if (!rec.is_object()) return invalid(where, "must be an object");
-    for (const auto& [k, v] : rec.items()) {
-      if (k != "key" && k != "keyBase64" && k != "value" && k != "valueBase64" && k != "headers" && k != "partition")
-        return invalid(where, "unknown field \"" + k +
-                                  "\" (known: key, keyBase64, value, valueBase64, headers, partition)");
+  bool sawRecords = false;
+  for (auto field : envelope) {
+    std::string_view name;
+    if (auto e = field.unescaped_key().get(name)) return invalidJson(e);
+    if (name != "records")
+      return invalid("body", "unknown field \"" + std::string(name) + "\" (expected only \"records\")");
+    if (sawRecords) return invalid("body", "the field \"records\" appears twice");
+    sawRecords = true;
+    od::value recs;
+    if (auto e = field.value().get(recs)) return invalidJson(e);
+    od::json_type rt;
+    if (auto e = recs.type().get(rt)) return invalidJson(e);
+    if (rt != od::json_type::array)
+      return invalid("records", "must be an array of records, e.g. {\"records\":[{\"value\":{}}]}");
+    od::array array;
+    if (auto e = recs.get_array().get(array)) return invalidJson(e);
+    size_t i = 0;
+    for (auto element : array) {
+      od::value rec;
+      if (auto e = element.get(rec)) return invalidJson(e);
+      OutgoingRecord r;
+      r.topic = topic;
+      if (auto f = parseRecord(doc, rec, i, r)) return *f;
+      out.push_back(std::move(r));
+      ++i;
     }
-    OutgoingRecord r;
-    r.topic = topic;
-    if (auto e = bytesField(rec, where, "key", "keyBase64", true, r.key)) return *e;
-    if (auto e = bytesField(rec, where, "value", "valueBase64", false, r.value)) return *e;
-    if (auto h = rec.find("headers"); h != rec.end() && !h->is_null()) {
-      if (!h->is_object()) return invalid(where + ".headers", "must be an object of header names to string values");
-      for (const auto& [name, value] : h->items()) {
-        if (!value.is_string()) return invalid(where + ".headers." + name, "must be a string");
-        r.headers.emplace_back(name, value.get<std::string>());
-      }
-    }
-    if (auto p = rec.find("partition"); p != rec.end() && !p->is_null()) {
-      if (!p->is_number_integer() || p->get<int64_t>() < 0 ||
-          p->get<int64_t>() > std::numeric_limits<int32_t>::max())
-        return invalid(where + ".partition", "must be a non-negative integer");
-      r.partition = static_cast<int32_t>(p->get<int64_t>());
-    }
-    out.push_back(std::move(r));
   }
+  // current_location() answers OUT_OF_BOUNDS once the whole input is read.
+  const char* rest;
+  if (doc.current_location().get(rest) == simdjson::SUCCESS) return invalidJson(simdjson::TRAILING_CONTENT);
+  if (!sawRecords) return invalid("records", "must be an array of records, e.g. {\"records\":[{\"value\":{}}]}");
+  if (out.empty()) return invalid("records", "must contain at least one record");
   return out;
 }
 

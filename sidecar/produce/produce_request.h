@@ -15,10 +15,12 @@ namespace tributary::sidecar {
 bool isJsonContentType(std::string_view contentType);
 
 // Parses {"records":[{"key"|"keyBase64","value"|"valueBase64","headers","partition"}]}.
-// `value` is any JSON, sent as its compact JSON bytes; `key` likewise, except
-// that a JSON string key is sent as its text (so "user-1" partitions and
-// compacts as user-1, as every Kafka tool shows keys). null or absent: a null
-// key / value. The first problem found is the answer, naming the record and field.
+// `value` is any JSON, sent as the app wrote it minus insignificant whitespace
+// (member order, number spelling and escapes kept); `key` likewise, except that
+// a JSON string key is sent as its text (so "user-1" partitions and compacts as
+// user-1, as every Kafka tool shows keys). null or absent: a null key / value.
+// The first problem found is the answer, naming the record and field.
+// Thread safety: any thread; each thread keeps its own parser buffers.
 std::variant<std::vector<OutgoingRecord>, ApiError> parseJsonRecords(const std::string& topic, std::string_view body);
 
 // A non-JSON body: the whole body is the value, `key` from the Kafka-Key header,

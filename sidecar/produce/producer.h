@@ -57,6 +57,12 @@ class Producer {
   // later with the broker's answer; on failure it is never called for this record.
   virtual ProduceError enqueue(const OutgoingRecord& record, std::shared_ptr<DeliveryListener> listener,
                                size_t index, std::string& errorMessage) = 0;
+  // Hands every record of one request to the client with a single delivery
+  // context for all of them (no allocation per record). `refused[i]` is set to
+  // the error of each record the client refused at once (its listener call never
+  // comes), ProduceError::None for the others; `messages[i]` to the client's words.
+  virtual void enqueueAll(const std::vector<OutgoingRecord>& records, std::shared_ptr<DeliveryListener> listener,
+                          std::vector<ProduceError>& refused, std::vector<std::string>& messages) = 0;
   // Waits until every enqueued record has its delivery report, or the timeout.
   // Returns the number of records still outstanding.
   virtual int flush(std::chrono::milliseconds timeout) = 0;
