@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "common/http/http_server.h"
-#include "common/kafka/embedded_cluster.h"
+#include "bench/cluster_process.h"
 
 extern char** environ;
 
@@ -216,14 +216,18 @@ long statusBytes(const std::string& pid, const std::string& key) {
 
 struct CpuSnapshot {
   Clock::time_point at;
-  double bench = 0;    // this process: clients, embedded cluster, raw producer or ceiling server
+  double bench = 0;    // this process and the cluster's: clients, cluster, raw producer or ceiling server
   double sidecar = 0;  // the sidecar child
   double machine = 0;  // every process
 };
 
+// The cluster's own process (bench/cluster_process.h): its CPU counts as the bench's.
+pid_t gClusterPid = 0;
+
 CpuSnapshot cpuSnapshot(pid_t sidecar) {
-  return {Clock::now(), processCpuSeconds("self"), sidecar > 0 ? processCpuSeconds(std::to_string(sidecar)) : 0,
-          machineBusySeconds()};
+  const double cluster = gClusterPid > 0 ? processCpuSeconds(std::to_string(gClusterPid)) : 0;
+  return {Clock::now(), processCpuSeconds("self") + cluster,
+          sidecar > 0 ? processCpuSeconds(std::to_string(sidecar)) : 0, machineBusySeconds()};
 }
 
 // ---- payloads ------------------------------------------------------------------------------------------------------
@@ -884,14 +888,15 @@ int run(const Options& o) {
   std::printf(" (the bytes in Kafka: a JSON string value, quotes included)\n");
 
   gAcceptNoDelay = !o.mockNagle;
-  tributary::EmbeddedKafka kafka(3);
+  tributary::bench::ClusterProcess kafka(3, o.mockNagle ? "nagle" : "nodelay");
+  gClusterPid = kafka.pid();
   std::string topics;
   for (size_t p : o.payloads) {
     kafka.createTopic(topicFor(p), 4, 3);
     topics += (topics.empty() ? "" : ", ") + topicFor(p);
   }
   std::printf(
-      "cluster:    embedded, 3 brokers, in this process; topics %s: 4 partitions, replication factor 3;\n"
+      "cluster:    librdkafka's mock, 3 brokers, in a process of its own; topics %s: 4 partitions, replication factor 3;\n"
       "            broker sockets %s\n\n",
       topics.c_str(), o.mockNagle ? "with Nagle (librdkafka's mock as is)" : "with TCP_NODELAY, as real brokers");
 
@@ -1081,6 +1086,12 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  // The Kafka cluster's own process (bench/cluster_process.h), with the same
+  // broker-socket option as the parent chose.
+  if (argc >= 3 && std::string(argv[1]) == "--cluster-process") {
+    gAcceptNoDelay = !(argc >= 4 && std::string(argv[3]) == "nagle");
+    return tributary::bench::serveClusterProcess(std::stoi(argv[2]));
+  }
   Options o;
   try {
     if (!parseArgs(argc, argv, o)) return 2;
