@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/config/config_providers.h"
 #include "common/config/duration.h"
 #include "common/kafka/topic_name.h"
 
@@ -288,7 +289,7 @@ std::string joinPath(const std::vector<std::string>& p) {
 
 }  // namespace
 
-ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
+ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, const ConfigProviderSource* providers) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -346,7 +347,25 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
           }
           c.kafka.properties[name] = kv.second.Scalar();
         }
-        for (auto& e : validateProducerProperties(c.kafka.properties, "kafka.properties")) r.errors.push_back(e);
+        // ${file:...} / ${env:...} references: resolved here, at start-up (a
+        // changed Secret takes effect when the sidecar restarts), or only
+        // checked when the files live elsewhere (the operator's check).
+        KafkaProperties toValidate;
+        std::set<std::string> fromProviders;
+        if (providers) {
+          auto resolved = resolveConfigReferences(c.kafka.properties, "kafka.properties", *providers);
+          for (auto& e : resolved.errors) r.errors.push_back(e);
+          c.kafka.properties = resolved.properties;
+          fromProviders = resolved.fromProviders;
+          for (const auto& [name, value] : c.kafka.properties)
+            if (resolved.errors.empty() || !hasConfigReference(value)) toValidate[name] = value;
+        } else {
+          for (auto& e : checkConfigReferences(c.kafka.properties, "kafka.properties")) r.errors.push_back(e);
+          for (const auto& [name, value] : c.kafka.properties)
+            if (!hasConfigReference(value)) toValidate[name] = value;
+        }
+        for (auto& e : validateProducerProperties(toValidate, "kafka.properties"))
+          r.errors.push_back(redactSecrets(e, c.kafka.properties, fromProviders));
       }
     }
   }
@@ -407,24 +426,25 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
   return {c, {}};
 }
 
-ConfigResult loadSidecarConfig(const std::string& path, const Environment& env) {
+ConfigResult loadSidecarConfig(const std::string& path, const Environment& env, const ConfigProviderSource* providers) {
   std::string why;
   auto text = readFile(path, why);
   if (!text) return {std::nullopt, {"cannot read config file " + path + ": " + why}};
-  return parseSidecarConfig(*text, env);
+  return parseSidecarConfig(*text, env, providers);
 }
 
-ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source) {
+ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source,
+                                  const ConfigProviderSource* providers) {
   if (!path.empty()) {
     if (source) *source = path;
-    return loadSidecarConfig(path, env);
+    return loadSidecarConfig(path, env, providers);
   }
   if (auto it = env.find(kConfigYamlVariable); it != env.end()) {
     if (source) *source = kConfigYamlVariable;
-    return parseSidecarConfig(it->second, env);
+    return parseSidecarConfig(it->second, env, providers);
   }
   if (source) source->clear();
-  return parseSidecarConfig("", env);
+  return parseSidecarConfig("", env, providers);
 }
 
 Environment processEnvironment() {
