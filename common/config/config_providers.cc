@@ -24,7 +24,7 @@ class SystemSource final : public ConfigProviderSource {
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
       ::close(fd);
-      why = "it is a directory";
+      why = std::strerror(EISDIR);
       return std::nullopt;
     }
     std::string out;
