@@ -422,6 +422,27 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, c
     }
   }
 
+  // The allow-list bounds what the sidecar reads as well as what it writes: a
+  // subscription's topics, and its dead-letter topic (written to), must be on it.
+  if (!c.api.allowedTopics.empty()) {
+    const std::set<std::string> allowed(c.api.allowedTopics.begin(), c.api.allowedTopics.end());
+    std::string list;
+    for (const auto& t : c.api.allowedTopics) list += (list.empty() ? "" : ", ") + t;
+    const auto variable = r.variable("api.allowedTopics");
+    const std::string listed = "api.allowedTopics" + (variable ? " (from " + *variable + ")" : std::string()) + " (" + list + ")";
+    for (size_t i = 0; i < c.subscriptions.size(); ++i) {
+      const auto& sub = c.subscriptions[i];
+      const std::string at = "subscriptions[" + (validSubscriptionName(sub.name) ? sub.name : std::to_string(i)) + "]";
+      for (const auto& t : sub.topics)
+        if (!allowed.count(t))
+          r.errors.push_back(at + ".topics: \"" + t + "\" is not in " + listed +
+                             "; add it there, or remove it from the subscription");
+      if (!sub.deadLetterTopic.empty() && !allowed.count(sub.deadLetterTopic))
+        r.errors.push_back(at + ".deadLetterTopic: \"" + sub.deadLetterTopic + "\" is not in " + listed +
+                           "; dead letters are written to it, so add it there");
+    }
+  }
+
   if (!r.errors.empty()) return {std::nullopt, r.errors};
   return {c, {}};
 }
