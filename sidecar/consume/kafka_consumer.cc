@@ -148,6 +148,7 @@ class KafkaConsumer final : public Consumer {
     if (stats_) rd_kafka_conf_set_stats_cb(conf, &KafkaConsumer::onStats);
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk_) {
+      rd_kafka_conf_destroy(conf);  // rd_kafka_new takes the conf only when it succeeds
       error = "subscription " + sub.name + ": cannot create the Kafka consumer: " + err;
       return false;
     }
