@@ -229,7 +229,8 @@ int portFrom(const std::string& logLine, const char* field) {
 }  // namespace
 
 // Every secret-bearing property holds the canary (the key's passphrase too, so
-// the client starts), librdkafka's debug logging is on, the log level is debug,
+// the client starts; ssl.key.pem holds the key encrypted with it, whose PEM
+// body is looked for as well), librdkafka's debug logging is on, the log level is debug,
 // the "broker" takes the TLS session and hangs up: the canary must appear in no
 // log line, no /v1/info, /metrics or /readyz answer and no error answer.
 TEST_F(KafkaTls, SecretsNeverLeaveTheSidecar) {
@@ -248,7 +249,7 @@ TEST_F(KafkaTls, SecretsNeverLeaveTheSidecar) {
       "    sasl.password: ${file:" + secret + "}\n"
       "    ssl.ca.location: " + certs.caCrt + "\n"
       "    ssl.certificate.location: " + certs.userCrt + "\n"
-      "    ssl.key.location: " + certs.userKeyEncrypted + "\n"
+      "    ssl.key.pem: ${file:" + certs.userKeyEncrypted + "}\n"
       "    ssl.key.password: ${file:" + secret + "}\n"
       "    ssl.keystore.password: ${env:TRIBUTARY_TEST_CANARY}\n"
       + (oidc ? "    sasl.oauthbearer.client.secret: ${file:" + secret + "}\n" : std::string()) +
@@ -284,7 +285,7 @@ TEST_F(KafkaTls, SecretsNeverLeaveTheSidecar) {
 
   const std::string logs = sidecar.output();
   EXPECT_THAT(logs, HasSubstr("\"component\":\"librdkafka\""));  // librdkafka's debug lines were there to leak
-  for (const std::string& canary : {kCanary, pemBody(slurp(certs.userKey))}) {
+  for (const std::string& canary : {kCanary, pemBody(slurp(certs.userKeyEncrypted))}) {
     EXPECT_THAT(logs, Not(HasSubstr(canary)));
     EXPECT_THAT(answers, Not(HasSubstr(canary)));
   }
