@@ -4,6 +4,7 @@
 #include <iostream>
 #include <pthread.h>
 
+#include "common/config/config_providers.h"
 #include "common/log/log.h"
 #include "sidecar/app/sidecar.h"
 #include "sidecar/config/sidecar_config.h"
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
   std::string error;
   auto sidecar = sidecar::Sidecar::start(config, error);
   if (!sidecar) {
-    log::error("cannot start", {{"error", error}});
+    // librdkafka's messages may quote a value: never a secret-bearing one.
+    log::error("cannot start", {{"error", redactSecrets(error, config.kafka.properties, {})}});
     return 1;
   }
   int sig = 0;

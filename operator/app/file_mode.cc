@@ -15,6 +15,7 @@
 #include "operator/app/yaml_json.h"
 #include "operator/group/group_reconciler.h"
 #include "operator/group/kafka_consumer_group.h"
+#include "operator/kafka/reloading_cluster_admin.h"
 #include "operator/topic/kafka_topic.h"
 #include "operator/topic/topic_reconciler.h"
 
@@ -40,9 +41,16 @@ const char* const kApplyUsage =
     "            2 usage or configuration error\n";
 
 AdminFactory rdkafkaAdminFactory() {
-  return [](const std::string&, const kafka::ClusterConnection& connection,
+  // ${file:...} / ${env:...} in the cluster's properties: resolved here, and
+  // files re-read when they change (new clients get the new values).
+  return [](const std::string& name, const kafka::ClusterConnection& connection,
             std::string& error) -> std::unique_ptr<kafka::ClusterAdmin> {
-    return kafka::RdKafkaClusterAdmin::create(connection, error);
+    return kafka::ReloadingClusterAdmin::create(
+        connection, "clusters." + name + ".properties",
+        [](const kafka::ClusterConnection& resolved, std::string& e) -> std::unique_ptr<kafka::ClusterAdmin> {
+          return kafka::RdKafkaClusterAdmin::create(resolved, e);
+        },
+        error);
   };
 }
 

@@ -32,7 +32,7 @@ void unknownKeys(const YAML::Node& map, const std::set<std::string>& known, cons
 
 }  // namespace
 
-OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
+OperatorConfigResult parseOperatorConfig(const std::string& yamlText, const ConfigProviderSource& source) {
   OperatorConfigResult r;
   auto& errors = r.errors;
   YAML::Node root;
@@ -80,7 +80,16 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
               if (scalarString(p.second, prefix + ".properties." + p.first.Scalar(), v, errors))
                 conn.properties[p.first.Scalar()] = v;
             }
-            for (auto& e : kafka::validateAdminProperties(conn.properties, prefix + ".properties")) errors.push_back(e);
+            // ${file:...} / ${env:...}: resolved now to report what is missing at
+            // start-up; the config keeps the references, which the admin client
+            // resolves again whenever a file changes (reloading_cluster_admin.h).
+            auto resolved = resolveConfigReferences(conn.properties, prefix + ".properties", source);
+            for (auto& e : resolved.errors) errors.push_back(e);
+            std::map<std::string, std::string> toValidate;
+            for (const auto& [k, v] : resolved.properties)
+              if (resolved.errors.empty() || !hasConfigReference(v)) toValidate[k] = v;
+            for (auto& e : kafka::validateAdminProperties(toValidate, prefix + ".properties"))
+              errors.push_back(redactSecrets(e, resolved.properties, resolved.fromProviders));
           }
         }
         c.clusters[name] = conn;
@@ -160,7 +169,7 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText) {
   return r;
 }
 
-OperatorConfigResult loadOperatorConfig(const std::string& path) {
+OperatorConfigResult loadOperatorConfig(const std::string& path, const ConfigProviderSource& source) {
   std::ifstream in(path);
   if (!in) {
     OperatorConfigResult r;
@@ -169,7 +178,7 @@ OperatorConfigResult loadOperatorConfig(const std::string& path) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parseOperatorConfig(ss.str());
+  return parseOperatorConfig(ss.str(), source);
 }
 
 }  // namespace tributary::op::app

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config/config_providers.h"
 #include "operator/kafka/rdkafka_cluster_admin.h"
 
 namespace tributary::op::app {
@@ -44,8 +45,14 @@ struct OperatorConfigResult {
   std::vector<std::string> errors;       // every problem, each naming its key (`clusters.default.bootstrapServers: required`)
 };
 
-OperatorConfigResult parseOperatorConfig(const std::string& yamlText);
+// `clusters.*.properties` may hold ${file:...} / ${env:...} references
+// (common/config/config_providers.h): they are resolved with `source` to report
+// every one that does not resolve, and kept as references in the result (the
+// admin clients resolve them, and again when a file changes).
+OperatorConfigResult parseOperatorConfig(const std::string& yamlText,
+                                         const ConfigProviderSource& source = systemConfigProviderSource());
 // Reads the file; a missing or unreadable file is one error naming it.
-OperatorConfigResult loadOperatorConfig(const std::string& path);
+OperatorConfigResult loadOperatorConfig(const std::string& path,
+                                        const ConfigProviderSource& source = systemConfigProviderSource());
 
 }  // namespace tributary::op::app

@@ -7,6 +7,7 @@
 #include "common/log/log.h"
 #include "common/metrics/exposition.h"
 #include "operator/kafka/admin_metrics.h"
+#include "operator/kafka/reloading_cluster_admin.h"
 #include "operator/kube/informer.h"
 #include "operator/controllers/consumer_group_controller.h"
 #include "operator/controllers/topic_controller.h"
@@ -16,9 +17,16 @@
 namespace tributary::op::controllers {
 
 AdminFactory rdkafkaAdminFactory() {
-  return [](const std::string&, const kafka::ClusterConnection& connection,
+  // ${file:...} / ${env:...} in the cluster's properties: resolved here, and
+  // files re-read when they change (new clients get the new values).
+  return [](const std::string& name, const kafka::ClusterConnection& connection,
             std::string& error) -> std::unique_ptr<kafka::ClusterAdmin> {
-    return kafka::RdKafkaClusterAdmin::create(connection, error);
+    return kafka::ReloadingClusterAdmin::create(
+        connection, "clusters." + name + ".properties",
+        [](const kafka::ClusterConnection& resolved, std::string& e) -> std::unique_ptr<kafka::ClusterAdmin> {
+          return kafka::RdKafkaClusterAdmin::create(resolved, e);
+        },
+        error);
   };
 }
 

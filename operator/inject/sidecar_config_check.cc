@@ -5,8 +5,9 @@
 namespace tributary::op::inject {
 
 std::vector<std::string> checkSidecarConfig(const std::string& yaml) {
-  // No environment: the pod's TRIBUTARY_* variables are not known here.
-  return sidecar::parseSidecarConfig(yaml, {}).errors;
+  // No environment: the pod's TRIBUTARY_* variables are not known here; nor are
+  // its files and variables: ${file:...} / ${env:...} are checked, not read.
+  return sidecar::parseSidecarConfig(yaml, {}, nullptr).errors;
 }
 
 }  // namespace tributary::op::inject

@@ -65,8 +65,8 @@ class SidecarImpl final : public Sidecar {
       const std::string bootstrap = bootstrap_;
       parts->runner = std::make_unique<SubscriptionRunner>(
           sub,
-          [kafka, bootstrap, sub](RebalanceListener& l, std::string& err) {
-            return makeKafkaConsumer(kafka, bootstrap, sub, l, err);
+          [kafka, bootstrap, sub, metrics = &metrics_](RebalanceListener& l, std::string& err) {
+            return makeKafkaConsumer(kafka, bootstrap, sub, l, err, metrics);
           },
           *parts->deliverer, *producer_, metrics_);
       if (!parts->runner->start(error)) return false;

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/config/config_providers.h"
 #include "common/config/duration.h"
 #include "common/kafka/topic_name.h"
 
@@ -288,7 +289,7 @@ std::string joinPath(const std::vector<std::string>& p) {
 
 }  // namespace
 
-ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
+ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, const ConfigProviderSource* providers) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -346,7 +347,25 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
           }
           c.kafka.properties[name] = kv.second.Scalar();
         }
-        for (auto& e : validateProducerProperties(c.kafka.properties, "kafka.properties")) r.errors.push_back(e);
+        // ${file:...} / ${env:...} references: resolved here, at start-up (a
+        // changed Secret takes effect when the sidecar restarts), or only
+        // checked when the files live elsewhere (the operator's check).
+        KafkaProperties toValidate;
+        std::set<std::string> fromProviders;
+        if (providers) {
+          auto resolved = resolveConfigReferences(c.kafka.properties, "kafka.properties", *providers);
+          for (auto& e : resolved.errors) r.errors.push_back(e);
+          c.kafka.properties = resolved.properties;
+          fromProviders = resolved.fromProviders;
+          for (const auto& [name, value] : c.kafka.properties)
+            if (resolved.errors.empty() || !hasConfigReference(value)) toValidate[name] = value;
+        } else {
+          for (auto& e : checkConfigReferences(c.kafka.properties, "kafka.properties")) r.errors.push_back(e);
+          for (const auto& [name, value] : c.kafka.properties)
+            if (!hasConfigReference(value)) toValidate[name] = value;
+        }
+        for (auto& e : validateProducerProperties(toValidate, "kafka.properties"))
+          r.errors.push_back(redactSecrets(e, c.kafka.properties, fromProviders));
       }
     }
   }
@@ -403,28 +422,50 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
     }
   }
 
+  // The allow-list bounds what the sidecar reads as well as what it writes: a
+  // subscription's topics, and its dead-letter topic (written to), must be on it.
+  if (!c.api.allowedTopics.empty()) {
+    const std::set<std::string> allowed(c.api.allowedTopics.begin(), c.api.allowedTopics.end());
+    std::string list;
+    for (const auto& t : c.api.allowedTopics) list += (list.empty() ? "" : ", ") + t;
+    const auto variable = r.variable("api.allowedTopics");
+    const std::string listed = "api.allowedTopics" + (variable ? " (from " + *variable + ")" : std::string()) + " (" + list + ")";
+    for (size_t i = 0; i < c.subscriptions.size(); ++i) {
+      const auto& sub = c.subscriptions[i];
+      const std::string at = "subscriptions[" + (validSubscriptionName(sub.name) ? sub.name : std::to_string(i)) + "]";
+      for (const auto& t : sub.topics)
+        if (!allowed.count(t))
+          r.errors.push_back(at + ".topics: \"" + t + "\" is not in " + listed +
+                             "; add it there, or remove it from the subscription");
+      if (!sub.deadLetterTopic.empty() && !allowed.count(sub.deadLetterTopic))
+        r.errors.push_back(at + ".deadLetterTopic: \"" + sub.deadLetterTopic + "\" is not in " + listed +
+                           "; dead letters are written to it, so add it there");
+    }
+  }
+
   if (!r.errors.empty()) return {std::nullopt, r.errors};
   return {c, {}};
 }
 
-ConfigResult loadSidecarConfig(const std::string& path, const Environment& env) {
+ConfigResult loadSidecarConfig(const std::string& path, const Environment& env, const ConfigProviderSource* providers) {
   std::string why;
   auto text = readFile(path, why);
   if (!text) return {std::nullopt, {"cannot read config file " + path + ": " + why}};
-  return parseSidecarConfig(*text, env);
+  return parseSidecarConfig(*text, env, providers);
 }
 
-ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source) {
+ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source,
+                                  const ConfigProviderSource* providers) {
   if (!path.empty()) {
     if (source) *source = path;
-    return loadSidecarConfig(path, env);
+    return loadSidecarConfig(path, env, providers);
   }
   if (auto it = env.find(kConfigYamlVariable); it != env.end()) {
     if (source) *source = kConfigYamlVariable;
-    return parseSidecarConfig(it->second, env);
+    return parseSidecarConfig(it->second, env, providers);
   }
   if (source) source->clear();
-  return parseSidecarConfig("", env);
+  return parseSidecarConfig("", env, providers);
 }
 
 Environment processEnvironment() {

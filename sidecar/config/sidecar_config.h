@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/config/config_providers.h"
 #include "common/config/listen_address.h"
 #include "common/kafka/client_properties.h"
 #include "sidecar/consume/retry_policy.h"
@@ -19,7 +20,7 @@ namespace tributary::sidecar {
 // sidecar/README.md; the defaults below are the documented defaults.
 struct KafkaConfig {
   std::string bootstrapServers;  // empty: start the embedded cluster (dev mode)
-  KafkaProperties properties;    // passed to librdkafka as they are
+  KafkaProperties properties;    // passed to librdkafka as they are, ${file:...}/${env:...} resolved
   std::chrono::milliseconds deliveryTimeout{30'000};  // request received → broker ack, else 504
 };
 
@@ -88,15 +89,22 @@ struct ConfigResult {
 };
 
 // Parses YAML text, applies TRIBUTARY_* environment overrides, validates.
-ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env);
+// `${file:...}` / `${env:...}` references in kafka.properties are resolved with
+// `providers` (common/config/config_providers.h), once: a changed Secret takes
+// effect when the sidecar restarts. nullptr: their syntax is checked and nothing
+// is read (the operator checks a config whose files live in another pod).
+ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env,
+                                const ConfigProviderSource* providers = &systemConfigProviderSource());
 // Same, from a file; a missing or unreadable file is an error naming the path.
-ConfigResult loadSidecarConfig(const std::string& path, const Environment& env);
+ConfigResult loadSidecarConfig(const std::string& path, const Environment& env,
+                               const ConfigProviderSource* providers = &systemConfigProviderSource());
 // What the sidecar starts with: the file `path` when one is given (--config);
 // else the YAML text of the environment variable TRIBUTARY_CONFIG_YAML (how the
 // operator's injector passes the default config inline); else the defaults.
 // TRIBUTARY_* overrides apply in every case. `source` (optional) is set to a
 // description for messages: the path, "TRIBUTARY_CONFIG_YAML", or "".
-ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source = nullptr);
+ConfigResult resolveSidecarConfig(const std::string& path, const Environment& env, std::string* source = nullptr,
+                                  const ConfigProviderSource* providers = &systemConfigProviderSource());
 inline constexpr const char* kConfigYamlVariable = "TRIBUTARY_CONFIG_YAML";
 
 // The TRIBUTARY_* variables of this process.

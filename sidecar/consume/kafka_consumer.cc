@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "common/log/log.h"
 
@@ -43,9 +45,75 @@ constexpr const char* kQueuedMaxKbytes = "4096";
 // in bench/RESULTS.md; 100 ms gives ~60 ms and 2×.
 constexpr const char* kFetchWaitMaxMs = "100";
 
+// librdkafka's statistics as gauges of one subscription. Runs on the
+// subscription's thread (statistics are served from consumer poll), the
+// destructor on whichever thread destroys the consumer (prometheus-cpp's
+// families are thread-safe).
+class ConsumerStatistics {
+ public:
+  ConsumerStatistics(SidecarMetrics& m, std::string subscription) : m_(m), subscription_(std::move(subscription)) {}
+  ~ConsumerStatistics() {
+    for (auto& [key, g] : series_) key.family->Remove(g);
+  }
+
+  void update(const char* json, size_t len) {
+    auto stats = nlohmann::json::parse(json, json + len, nullptr, false);
+    if (stats.is_discarded()) return;
+    std::map<Key, prometheus::Gauge*> seen;
+    auto set = [&](prometheus::Family<prometheus::Gauge>& family, prometheus::Labels labels, double value) {
+      labels["subscription"] = subscription_;
+      Key key{&family, labels};
+      auto it = series_.find(key);
+      prometheus::Gauge* g = it != series_.end() ? it->second : &family.Add(labels);
+      g->Set(value);
+      seen[key] = g;
+    };
+    if (auto b = stats.find("brokers"); b != stats.end() && b->is_object())
+      for (const auto& [name, broker] : b->items()) {
+        if (broker.value("nodeid", -1) < 0) continue;  // bootstrap placeholders
+        prometheus::Labels labels{{"broker", broker.value("nodename", name)},
+                                  {"id", std::to_string(broker.value("nodeid", -1))}};
+        if (broker.contains("rtt")) set(m_.consumerBrokerRtt, labels, broker["rtt"].value("avg", 0) / 1e6);
+        set(m_.consumerBrokerUp, labels, broker.value("state", "") == "UP" ? 1 : 0);
+      }
+    if (auto t = stats.find("topics"); t != stats.end() && t->is_object())
+      for (const auto& [topic, ts] : t->items()) {
+        if (!ts.contains("partitions") || !ts["partitions"].is_object()) continue;
+        for (const auto& [_, p] : ts["partitions"].items()) {
+          const int partition = p.value("partition", -1);
+          // Only partitions this member fetches; -1 is librdkafka's internal UA partition.
+          if (partition < 0 || p.value("fetch_state", "none") == "none") continue;
+          prometheus::Labels labels{{"topic", topic}, {"partition", std::to_string(partition)}};
+          set(m_.consumerFetchQueueMessages, labels, static_cast<double>(p.value("fetchq_cnt", int64_t{0})));
+          set(m_.consumerFetchQueueBytes, labels, static_cast<double>(p.value("fetchq_size", int64_t{0})));
+          // -1 until there is a committed offset and a known end of the partition.
+          if (const int64_t lag = p.value("consumer_lag", int64_t{-1}); lag >= 0)
+            set(m_.consumerCommittedLag, labels, static_cast<double>(lag));
+        }
+      }
+    // Series of partitions and brokers this consumer no longer has go.
+    for (auto& [key, g] : series_)
+      if (!seen.count(key)) key.family->Remove(g);
+    series_ = std::move(seen);
+  }
+
+ private:
+  struct Key {
+    prometheus::Family<prometheus::Gauge>* family;
+    prometheus::Labels labels;
+    bool operator<(const Key& o) const { return std::tie(family, labels) < std::tie(o.family, o.labels); }
+  };
+  SidecarMetrics& m_;
+  const std::string subscription_;
+  std::map<Key, prometheus::Gauge*> series_;
+};
+
 class KafkaConsumer final : public Consumer {
  public:
-  explicit KafkaConsumer(RebalanceListener& listener) : listener_(listener) {}
+  KafkaConsumer(RebalanceListener& listener, SidecarMetrics* metrics, const std::string& subscription)
+      : listener_(listener) {
+    if (metrics) stats_ = std::make_unique<ConsumerStatistics>(*metrics, subscription);
+  }
 
   bool start(const KafkaConfig& kafka, const std::string& bootstrap, const SubscriptionConfig& sub,
              std::string& error) {
@@ -66,6 +134,8 @@ class KafkaConsumer final : public Consumer {
     if (!kafka.properties.count("queued.min.messages")) props["queued.min.messages"] = kQueuedMinMessages;
     if (!kafka.properties.count("queued.max.messages.kbytes")) props["queued.max.messages.kbytes"] = kQueuedMaxKbytes;
     if (!kafka.properties.count("fetch.wait.max.ms")) props["fetch.wait.max.ms"] = kFetchWaitMaxMs;
+    // As the producer: the tributary_consumer_* gauges (0 turns them off).
+    if (!kafka.properties.count("statistics.interval.ms")) props["statistics.interval.ms"] = "10000";
     for (const auto& [k, v] : props) {
       if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
         error = "subscription " + sub.name + ": " + k + ": " + err;
@@ -75,8 +145,10 @@ class KafkaConsumer final : public Consumer {
     }
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaConsumer::onRebalance);
+    if (stats_) rd_kafka_conf_set_stats_cb(conf, &KafkaConsumer::onStats);
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk_) {
+      rd_kafka_conf_destroy(conf);  // rd_kafka_new takes the conf only when it succeeds
       error = "subscription " + sub.name + ": cannot create the Kafka consumer: " + err;
       return false;
     }
@@ -256,6 +328,11 @@ class KafkaConsumer final : public Consumer {
     log::debug("fetch nudged: partitions with records to fetch returned none", {{"partitions", std::to_string(stalled.size())}});
   }
 
+  static int onStats(rd_kafka_t*, char* json, size_t len, void* opaque) {
+    static_cast<KafkaConsumer*>(opaque)->stats_->update(json, len);
+    return 0;  // librdkafka frees the buffer
+  }
+
   static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque) {
     auto* self = static_cast<KafkaConsumer*>(opaque);
@@ -278,6 +355,7 @@ class KafkaConsumer final : public Consumer {
   }
 
   RebalanceListener& listener_;
+  std::unique_ptr<ConsumerStatistics> stats_;  // outlives rd_kafka_destroy (the destructor body): no callback finds it gone
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;
@@ -297,8 +375,8 @@ class KafkaConsumer final : public Consumer {
 
 std::unique_ptr<Consumer> makeKafkaConsumer(const KafkaConfig& kafka, const std::string& bootstrapServers,
                                             const SubscriptionConfig& subscription, RebalanceListener& listener,
-                                            std::string& error) {
-  auto c = std::make_unique<KafkaConsumer>(listener);
+                                            std::string& error, SidecarMetrics* metrics) {
+  auto c = std::make_unique<KafkaConsumer>(listener, metrics, subscription.name);
   if (!c->start(kafka, bootstrapServers, subscription, error)) return nullptr;
   return c;
 }

@@ -54,6 +54,26 @@ SidecarMetrics::SidecarMetrics()
                       .Name("tributary_consumer_lag")
                       .Help("Records not yet settled per partition: high watermark minus the oldest unsettled offset")
                       .Register(*registry)),
+      consumerFetchQueueMessages(prometheus::BuildGauge()
+                                     .Name("tributary_consumer_fetch_queue_messages")
+                                     .Help("Records fetched and waiting in librdkafka's queue, by subscription and partition (librdkafka)")
+                                     .Register(*registry)),
+      consumerFetchQueueBytes(prometheus::BuildGauge()
+                                  .Name("tributary_consumer_fetch_queue_bytes")
+                                  .Help("Bytes fetched and waiting in librdkafka's queue, by subscription and partition (librdkafka)")
+                                  .Register(*registry)),
+      consumerCommittedLag(prometheus::BuildGauge()
+                               .Name("tributary_consumer_committed_lag")
+                               .Help("Records between the committed offset and the end of the partition, as librdkafka sees it (consumer_lag)")
+                               .Register(*registry)),
+      consumerBrokerRtt(prometheus::BuildGauge()
+                            .Name("tributary_consumer_broker_rtt_seconds")
+                            .Help("Average round-trip time from a subscription's consumer to each broker over the last statistics interval (librdkafka)")
+                            .Register(*registry)),
+      consumerBrokerUp(prometheus::BuildGauge()
+                           .Name("tributary_consumer_broker_up")
+                           .Help("1 when a subscription's consumer is connected to the broker (librdkafka)")
+                           .Register(*registry)),
       info(prometheus::BuildGauge()
                .Name("tributary_sidecar_info")
                .Help("Sidecar build information")

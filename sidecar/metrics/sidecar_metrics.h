@@ -32,6 +32,16 @@ struct SidecarMetrics {
   prometheus::Family<prometheus::Gauge>& pausedPartitions;
   // {subscription, topic, partition}: high watermark minus the oldest unsettled offset.
   prometheus::Family<prometheus::Gauge>& consumerLag;
+  // librdkafka's statistics of each subscription's consumer (every
+  // statistics.interval.ms): {subscription, topic, partition} records and
+  // bytes fetched and waiting in librdkafka's queue; librdkafka's consumer_lag
+  // (end of the partition minus the committed offset); {subscription, broker,
+  // id} round-trip time and connection state.
+  prometheus::Family<prometheus::Gauge>& consumerFetchQueueMessages;
+  prometheus::Family<prometheus::Gauge>& consumerFetchQueueBytes;
+  prometheus::Family<prometheus::Gauge>& consumerCommittedLag;
+  prometheus::Family<prometheus::Gauge>& consumerBrokerRtt;
+  prometheus::Family<prometheus::Gauge>& consumerBrokerUp;
   // 1 while the process is up.
   prometheus::Gauge& info;
 };

@@ -123,6 +123,7 @@ class KafkaProducer final : public Producer {
     rd_kafka_conf_set_log_cb(conf, &KafkaProducer::onLog);
     rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);  // rd_kafka_new takes the conf only when it succeeds
       error = std::string("cannot create the Kafka producer: ") + err;
       return false;
     }

@@ -404,6 +404,33 @@ TEST_F(ChartTest, KafkaValuesReachBothConfigFiles) {
   EXPECT_EQ(m.get("Deployment", "tributary-operator")["spec"]["replicas"], 3);
 }
 
+// Kafka credentials from a Secret: the operator mounts it (extraVolumes /
+// extraVolumeMounts) and both configs reference the file; the binaries' parsers
+// accept the references (the sidecar's syntax, as the injector checks it; the
+// operator's against a file standing in for the mounted Secret).
+TEST_F(ChartTest, KafkaCredentialsFromAMountedSecret) {
+  const fs::path dir = fs::temp_directory_path() / ("tributary-chart-secret-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "password") << "s3cret\n";
+  const std::string values = (dir / "values.yaml").string();
+  std::ofstream(values) << "kafka:\n  properties:\n    security.protocol: SASL_SSL\n    sasl.mechanisms: SCRAM-SHA-512\n"
+                           "    sasl.username: tributary\n    sasl.password: '${file:" << (dir / "password").string() << "}'\n"
+                           "operator:\n  extraVolumes: [{name: kafka-user, secret: {secretName: tributary-operator}}]\n"
+                           "  extraVolumeMounts: [{name: kafka-user, mountPath: /etc/kafka/user, readOnly: true}]\n";
+  Manifest m = render({"-f", values});
+  expectConsistent(m, "tributary-system");
+  const auto pod = m.get("Deployment", "tributary-operator")["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["volumes"].back()["secret"]["secretName"], "tributary-operator");
+  EXPECT_EQ(pod["containers"][0]["volumeMounts"].back()["mountPath"], "/etc/kafka/user");
+  auto config = op::app::parseOperatorConfig(configMapData(m, "tributary-operator-config", "operator.yaml"));
+  ASSERT_TRUE(config.config) << ::testing::PrintToString(config.errors);
+  EXPECT_EQ(config.config->clusters.at("default").properties.at("sasl.password"),
+            "${file:" + (dir / "password").string() + "}");
+  auto sidecar = sidecar::parseSidecarConfig(configMapData(m, "tributary-sidecar", "sidecar.yaml"), {}, nullptr);
+  EXPECT_TRUE(sidecar.config) << ::testing::PrintToString(sidecar.errors);
+  fs::remove_all(dir);
+}
+
 TEST_F(ChartTest, BadValuesAreRefusedNamingTheValue) {
   auto port = renderChart({"--set", "webhook.port=https"});
   EXPECT_EQ(port.exitCode, 1);

@@ -1,8 +1,13 @@
 // Kafka misbehaves (the embedded cluster's fault injection): the sidecar never
 // answers 200 for a record Kafka did not acknowledge, says 503/504 with a
 // stable errorCode, and serves again when Kafka recovers.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -220,3 +225,35 @@ TEST_F(ShortGrace, ShutdownAnswersWaitingRequestsWhenTheGracePeriodRunsOut) {
 }
 
 }  // namespace
+
+// A broker that accepts connections and never answers (a listening socket no
+// one reads: the kernel completes the TCP handshake and buffers the requests).
+// Nothing is ever acknowledged, nothing is refused: a synchronous request is
+// answered 504 DELIVERY_TIMEOUT once kafka.deliveryTimeout has passed — the one
+// answer whose outcome is unknown.
+TEST(DeliveryTimeout, ABrokerThatNeverAnswersGives504AfterTheDeliveryTimeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 64), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  auto config = tributary::test::testConfig("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  config.kafka.deliveryTimeout = std::chrono::milliseconds(300);
+  std::string error;
+  auto sidecar = tributary::sidecar::Sidecar::start(config, error);
+  ASSERT_TRUE(sidecar) << error;
+  httplib::Client client("127.0.0.1", sidecar->apiPort());
+  client.set_read_timeout(30, 0);
+  auto res = client.Post("/v1/topics/orders/records", one("lost in the void"), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 504) << res->body;
+  auto body = Json::parse(res->body);
+  EXPECT_EQ(body["errorCode"], "DELIVERY_TIMEOUT");
+  EXPECT_EQ(body["offsets"][0]["errorCode"], "DELIVERY_TIMEOUT");
+  EXPECT_FALSE(res->has_header("Retry-After"));
+  sidecar->shutdown();
+  ::close(fd);
+}

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "tests/support/fake_app.h"
 #include "tests/support/record_reader.h"
@@ -563,6 +564,48 @@ TEST_F(PushTwoConnections, EveryRecordArrivesOverAtMostTwoConnections) {
   for (const auto& r : app->requests()) ports.insert(r.remotePort);
   EXPECT_GE(ports.size(), 1u);
   EXPECT_LE(ports.size(), 2u) << "the app saw " << ports.size() << " connections";
+}
+
+// librdkafka's statistics of a subscription's consumer, as for the producer:
+// fetch queue, broker round trips, and librdkafka's own view of the lag (end of
+// the partition minus the committed offset). Partition 0 is held at offset 2 by
+// an app that answers 503 from there on (ordering: partition; without a
+// dead-letter topic the record is retried forever), so its committed offset
+// stays 2 while 10 records are in it: librdkafka reports a lag of 8.
+class PushStatistics : public Push {
+ protected:
+  void configure(tributary::sidecar::SidecarConfig& c) override {
+    Push::configure(c);
+    c.kafka.properties["statistics.interval.ms"] = "100";
+  }
+};
+
+TEST_F(PushStatistics, ConsumerStatisticsBecomeMetricsPerSubscription) {
+  app->setBehaviour([](const Received& r, int) { return std::stoll(r.header("ce-offset")) >= 2 ? 503 : 200; });
+  Json recs = Json::array();
+  for (int i = 0; i < 10; ++i) recs.push_back({{"value", {{"n", i}}}, {"partition", 0}});
+  auto res = postJson("orders", Json{{"records", recs}}.dump());
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const std::string p0 = R"({partition="0",subscription="orders",topic="orders"})";
+  double lag = -1;
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(20ms))
+    if ((lag = metricValue("tributary_consumer_committed_lag" + p0)) == 8) break;
+  EXPECT_EQ(lag, 8);
+  EXPECT_GE(metricValue("tributary_consumer_fetch_queue_messages" + p0), 0);
+  EXPECT_GE(metricValue("tributary_consumer_fetch_queue_bytes" + p0), 0);
+  auto text = adminClient()->Get("/metrics");
+  ASSERT_TRUE(text);
+  std::istringstream in(text->body);
+  int rtt = 0, up = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("subscription=\"orders\"") == std::string::npos) continue;
+    if (line.rfind("tributary_consumer_broker_rtt_seconds{", 0) == 0) ++rtt;
+    if (line.rfind("tributary_consumer_broker_up{", 0) == 0 && line.back() == '1') ++up;
+  }
+  EXPECT_GE(rtt, 1) << "one series per broker the consumer talks to";
+  EXPECT_GE(up, 1);
 }
 
 }  // namespace

@@ -717,3 +717,23 @@ TEST(SubscriptionConfig, PushConnectionsDefaultToMaxInFlightCappedAtSixteen) {
   s.connections = 32;
   EXPECT_EQ(s.pushConnections(), 32) << "set explicitly, it is taken as is";
 }
+
+TEST(SidecarConfig, TheTopicAllowListAppliesToSubscriptions) {
+  const std::string subs =
+      "subscriptions:\n"
+      "  - {name: orders, topics: [orders, audit], group: g, endpoint: 'http://127.0.0.1:8080/', deadLetterTopic: orders.dlq}\n"
+      "  - {name: jobs, mode: pull, topics: [jobs], group: w}\n";
+  auto r = parseSidecarConfig("api: {allowedTopics: [orders, jobs]}\n" + subs, {});
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(r.errors,
+              ElementsAre("subscriptions[orders].topics: \"audit\" is not in api.allowedTopics (orders, jobs); add it "
+                          "there, or remove it from the subscription",
+                          "subscriptions[orders].deadLetterTopic: \"orders.dlq\" is not in api.allowedTopics (orders, "
+                          "jobs); dead letters are written to it, so add it there"));
+  r = parseSidecarConfig(subs, {{"TRIBUTARY_API_ALLOWED_TOPICS", "orders,audit"}});
+  EXPECT_THAT(r.errors, testing::Contains(StartsWith("subscriptions[jobs].topics: \"jobs\" is not in api.allowedTopics "
+                                                     "(from TRIBUTARY_API_ALLOWED_TOPICS) (orders, audit)")));
+  // Every topic listed (or no list at all): fine.
+  parseValid("api: {allowedTopics: [orders, audit, orders.dlq, jobs]}\n" + subs);
+  parseValid(subs);
+}

@@ -6,16 +6,19 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "common/log/log.h"
 #include "operator/app/yaml_json.h"
 #include "operator/controllers/operator_manager.h"
 #include "operator/kube/curl_kube_client.h"
 #include "tests/apiserver/api_client.h"
 #include "tests/support/kube/api_server_under_test.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
+#include "tests/support/tls_listener.h"
 
 using namespace std::chrono_literals;
 using tributary::test::RestClient;
@@ -422,3 +425,71 @@ TEST_F(LeaderElection, OnlyTheLeaderReconcilesAndAStoppedLeaderHandsOver) {
 }
 
 }  // namespace
+
+// Secrets in clusters.*.properties — a canary in every secret-bearing
+// property, from files and the environment, the client key's passphrase
+// included — never reach a resource's conditions, its Events, the operator's
+// metrics or its logs (debug level, librdkafka's debug logging on). The
+// "broker" is a TLS listener requiring the client certificate that takes the
+// session and hangs up, so the real admin client fails and the failure is
+// reported everywhere it can be.
+TEST_F(TopicControllerTest, SecretsInClusterPropertiesNeverReachConditionsEventsMetricsOrLogs) {
+  const std::string canary = "CANARY-operator-4e1d-do-not-leak";
+  char tmpl[] = "/tmp/tributary-operator-secrets-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::string error;
+  auto certs = tributary::test::makeTestCertificates(dir, canary, error);
+  ASSERT_TRUE(certs) << error;
+  tributary::test::TlsListener listener(*certs);
+  std::ofstream(dir + "/password") << canary << "\n";
+  std::ofstream(dir + "/oauth.properties") << "config=principal=" << canary << "\n";
+  ::setenv("TRIBUTARY_TEST_OPERATOR_CANARY", canary.c_str(), 1);
+
+  auto o = options();
+  o.clusters["default"] = op::kafka::ClusterConnection{
+      listener.bootstrap(),
+      {{"security.protocol", "SASL_SSL"},
+       {"sasl.mechanisms", "SCRAM-SHA-512"},
+       {"sasl.username", "operator"},
+       {"sasl.password", "${file:" + dir + "/password}"},
+       {"ssl.ca.location", certs->caCrt},
+       {"ssl.certificate.location", certs->userCrt},
+       {"ssl.key.location", certs->userKeyEncrypted},
+       {"ssl.key.password", "${file:" + dir + "/password}"},
+       {"ssl.keystore.password", "${env:TRIBUTARY_TEST_OPERATOR_CANARY}"},
+       {"sasl.oauthbearer.config", "${file:" + dir + "/oauth.properties:config}"},
+       {"debug", "all"}},
+      5s};
+  testing::internal::CaptureStderr();
+  tributary::log::setLevel(tributary::log::Level::Debug);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto manager = std::make_unique<op::controllers::OperatorManager>(o, apiServer->newSharedClient(*registry), registry,
+                                                                     op::controllers::rdkafkaAdminFactory());
+  const bool started = manager->start(error);
+  ::unsetenv("TRIBUTARY_TEST_OPERATOR_CANARY");
+  std::string metrics;
+  if (started) {
+    EXPECT_EQ(api->post(kTopics, topicResource("orders", 3)).status, 201);
+    EXPECT_TRUE(awaitReady("orders", "False", "KafkaUnavailable", 90s)) << get("orders").dump();
+    EXPECT_TRUE(eventually([&] { return !eventsFor("orders").empty(); }, 30s));
+    httplib::Client m("127.0.0.1", manager->metricsPort());
+    if (auto r = m.Get("/metrics")) metrics = r->body;
+    manager->stop();
+  }
+  manager.reset();
+  tributary::log::setLevel(tributary::log::Level::Info);
+  const std::string logs = testing::internal::GetCapturedStderr();
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(started) << error;
+  EXPECT_TRUE(listener.awaitHandshake(1s)) << "the admin client never opened its TLS session";
+
+  std::string reported = get("orders").dump();
+  for (const auto& e : eventsFor("orders")) reported += e.dump();
+  EXPECT_NE(reported.find("KafkaUnavailable"), std::string::npos);
+  EXPECT_NE(logs.find("librdkafka"), std::string::npos) << "librdkafka's debug lines were there to leak";
+  EXPECT_FALSE(metrics.empty());
+  EXPECT_EQ(reported.find(canary), std::string::npos) << reported;
+  EXPECT_EQ(metrics.find(canary), std::string::npos);
+  EXPECT_EQ(logs.find(canary), std::string::npos);
+}
