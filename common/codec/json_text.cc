@@ -1,30 +1,66 @@
 #include "common/codec/json_text.h"
 
-#include "common/codec/utf8.h"
+#include <simdjson.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/codec/json_validate.h"
 
 namespace tributary {
-namespace {
-struct TooDeep {};
-}  // namespace
 
-std::optional<nlohmann::json> parseJsonText(std::string_view bytes, int maxDepth) {
-  if (!isValidUtf8(bytes)) return std::nullopt;
-  // Most values that are not JSON are plain bytes or text: a parse error must
-  // not cost an exception (unwinding showed as a sixth of the pull path's CPU).
-  // Only the depth limit throws, and only on documents nested that deep.
-  try {
-    nlohmann::json doc = nlohmann::json::parse(
-        bytes,
-        [maxDepth](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-          if (depth > maxDepth) throw TooDeep();
-          return true;
-        },
-        /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return std::nullopt;
-    return doc;
-  } catch (const TooDeep&) {
-    return std::nullopt;
+bool isJsonText(std::string_view bytes, int maxDepth) {
+  // simdjson reads up to SIMDJSON_PADDING bytes past the input; Kafka's buffers
+  // are not padded, so the bytes are copied into one that is (per thread, reused).
+  thread_local std::string padded;
+  thread_local simdjson::ondemand::parser parser;
+  padded.reserve(bytes.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(bytes.data(), bytes.size());
+  simdjson::ondemand::document doc;
+  if (parser.iterate(simdjson::padded_string_view(padded.data(), padded.size(), padded.capacity())).get(doc))
+    return false;
+  // A document that is a single scalar ("42", "true") is read as the document
+  // itself; anything else through a value.
+  bool scalar = false;
+  if (doc.is_scalar().get(scalar)) return false;
+  if (scalar) {
+    simdjson::ondemand::json_type type;
+    if (doc.type().get(type)) return false;
+    switch (type) {
+      case simdjson::ondemand::json_type::string: {
+        std::string_view s;
+        if (doc.get_string().get(s)) return false;
+        break;
+      }
+      case simdjson::ondemand::json_type::number: {
+        double d;
+        if (doc.get_double().get(d)) return false;
+        break;
+      }
+      case simdjson::ondemand::json_type::boolean: {
+        bool b;
+        if (doc.get_bool().get(b)) return false;
+        break;
+      }
+      case simdjson::ondemand::json_type::null: {
+        bool isNull = false;
+        if (doc.is_null().get(isNull) || !isNull) return false;
+        break;
+      }
+      default:
+        return false;
+    }
+  } else {
+    simdjson::ondemand::value root;
+    if (doc.get_value().get(root)) return false;
+    if (json::validateValue(root, 0, maxDepth)) return false;
   }
+  // Nothing may follow the document: current_location() answers OUT_OF_BOUNDS at the end.
+  const char* rest;
+  return doc.current_location().get(rest) != simdjson::SUCCESS;
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace tributary

@@ -191,12 +191,14 @@ std::vector<std::pair<std::string, std::string>> contextAttributes(const Consume
 }
 
 // A `content-type` record header, else by whether the value is JSON.
-std::string contentTypeOf(const ConsumedRecord& r, bool valueIsJson) {
+// `valueIsJson` is asked only when no content-type header says it.
+template <typename IsJson>
+std::string contentTypeOf(const ConsumedRecord& r, IsJson valueIsJson) {
   const std::string* header = nullptr;
   for (const auto& [name, value] : r.headers)
     if (name == "content-type") header = &value;  // the last one, if repeated
   if (header) return *header;
-  return valueIsJson ? "application/json" : "application/octet-stream";
+  return valueIsJson() ? "application/json" : "application/octet-stream";
 }
 
 }  // namespace
@@ -210,7 +212,7 @@ std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const Consume
   for (const auto& [name, value] : r.headers)
     // Header values must be text on the wire; anything else travels as base64.
     h.emplace_back("Kafka-Header-" + name, isText(value) ? value : base64Encode(value));
-  h.emplace_back("Content-Type", contentTypeOf(r, r.value && nlohmann::json::accept(*r.value)));
+  h.emplace_back("Content-Type", contentTypeOf(r, [&] { return r.value && isJsonText(*r.value); }));
   return h;
 }
 
@@ -220,7 +222,7 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
   // attributes are strings, as they are in headers). Record headers have no
   // CloudEvents attribute of their own: they travel in "tributaryheaders" as
   // [{"name", "value" | "valueBase64"}], in order, duplicates kept.
-  nlohmann::json batch = nlohmann::json::array();
+  std::string out;
   for (const auto& [r, attempt] : recordsAndAttempts) {
     nlohmann::json e = nlohmann::json::object();
     for (auto& [name, value] : contextAttributes(*r, attempt, source)) e[name] = std::move(value);
@@ -232,15 +234,23 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
       headers.push_back(std::move(h));
     }
     if (!headers.empty()) e["tributaryheaders"] = std::move(headers);
-    // The value is parsed once: for "data" and for the content type.
-    std::optional<nlohmann::json> doc = r->value ? parseJsonText(*r->value) : std::nullopt;
-    e["datacontenttype"] = contentTypeOf(*r, doc.has_value());
-    if (doc) e["data"] = std::move(*doc);
-    else if (r->value) e["data_base64"] = base64Encode(*r->value);
-    batch.push_back(std::move(e));
+    // The value is checked once, for "data" and for the content type, and a JSON
+    // value is embedded as the bytes it is in Kafka (not parsed and printed again).
+    const bool isJson = r->value && isJsonText(*r->value);
+    e["datacontenttype"] = contentTypeOf(*r, [&] { return isJson; });
+    if (r->value && !isJson) e["data_base64"] = base64Encode(*r->value);
+    std::string text = e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (isJson) {
+      text.pop_back();  // the closing '}'
+      text += R"(,"data":)";
+      text += *r->value;
+      text += '}';
+    }
+    if (!out.empty()) out += ',';
+    out += text;
   }
   // Header names are not checked for UTF-8 by Kafka; replace rather than fail.
-  return batch.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return "[" + out + "]";
 }
 
 std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,

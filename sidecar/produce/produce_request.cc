@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/codec/base64.h"
+#include "common/codec/json_validate.h"
 
 // The envelope is read with simdjson's On-Demand API, and a record's key and
 // value are taken as their own JSON text rather than rebuilt from a DOM: a DOM
@@ -48,58 +49,8 @@ using Failure = std::optional<ApiError>;
 // and bracket of it; nesting is bounded so a request cannot exhaust the worker's
 // stack. `depth` counts the enclosing arrays/objects.
 Failure validate(od::value v, int depth) {
-  od::json_type type;
-  if (auto e = v.type().get(type)) return invalidJson(e);
-  switch (type) {
-    case od::json_type::object: {
-      if (depth >= kMaxJsonDepth) return tooDeep();
-      od::object o;
-      if (auto e = v.get_object().get(o)) return invalidJson(e);
-      for (auto field : o) {
-        std::string_view key;
-        if (auto e = field.unescaped_key().get(key)) return invalidJson(e);
-        od::value member;
-        if (auto e = field.value().get(member)) return invalidJson(e);
-        if (auto f = validate(member, depth + 1)) return f;
-      }
-      return std::nullopt;
-    }
-    case od::json_type::array: {
-      if (depth >= kMaxJsonDepth) return tooDeep();
-      od::array a;
-      if (auto e = v.get_array().get(a)) return invalidJson(e);
-      for (auto element : a) {
-        od::value item;
-        if (auto e = element.get(item)) return invalidJson(e);
-        if (auto f = validate(item, depth + 1)) return f;
-      }
-      return std::nullopt;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      if (auto e = v.get_string().get(s)) return invalidJson(e);
-      return std::nullopt;
-    }
-    case od::json_type::number: {
-      // get_double accepts every JSON number within a double's range, including
-      // integers beyond 64 bits (approximated here; the bytes sent stay as written).
-      double d;
-      if (auto e = v.get_double().get(d)) return invalidJson(e);
-      return std::nullopt;
-    }
-    case od::json_type::boolean: {
-      bool b;
-      if (auto e = v.get_bool().get(b)) return invalidJson(e);
-      return std::nullopt;
-    }
-    case od::json_type::null: {
-      bool isNull = false;
-      if (auto e = v.is_null().get(isNull)) return invalidJson(e);
-      if (!isNull) return invalidJson(simdjson::N_ATOM_ERROR);
-      return std::nullopt;
-    }
-  }
-  return invalidJson(simdjson::TAPE_ERROR);
+  if (auto e = json::validateValue(v, depth, kMaxJsonDepth)) return e == simdjson::DEPTH_ERROR ? tooDeep() : invalidJson(e);
+  return std::nullopt;
 }
 
 // `v` as the JSON text the app sent, minus insignificant whitespace.

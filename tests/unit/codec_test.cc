@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "common/codec/base64.h"
+#include "common/codec/json_text.h"
 #include "common/config/duration.h"
 #include "common/config/listen_address.h"
 
@@ -21,6 +22,27 @@ TEST(Base64, RefusesWhatIsNotStrictBase64) {
   for (const char* bad : {"a", "aGVsbG8", "aGV=bG8=", "aGVsbG8==", "====", "a\nGVs", "aGVs!G8="})
     EXPECT_FALSE(base64Decode(bad)) << bad;
   EXPECT_EQ(base64Decode(""), std::string());
+}
+
+TEST(JsonText, AcceptsEveryJsonDocumentAndNothingElse) {
+  for (const char* yes : {"{}", "[]", "42", "-0", "1e3", "\"s\"", "true", "null", " {\"a\" : [1, 2.5]} \n",
+                          "123456789012345678901234567890", "{\"a\":1,\"a\":2}"})
+    EXPECT_TRUE(isJsonText(yes)) << yes;
+  for (const char* no : {"", " ", "plain words", "{", "[1,]", "01", "1e999", "{} {}", "42 x", "\"\\ud800\"",
+                         "\"a\tb\"", "nul", "\xc3\x28"})
+    EXPECT_FALSE(isJsonText(no)) << no;
+  EXPECT_TRUE(isJsonText(std::string(64, '[') + std::string(64, ']')));
+  EXPECT_FALSE(isJsonText(std::string(65, '[') + std::string(65, ']'))) << "deeper than 64 levels";
+  EXPECT_FALSE(isJsonText(std::string(100000, '{')));
+}
+
+TEST(JsonText, StringsAreEscapedByTheJsonLibrary) {
+  std::string out = "x";
+  appendJsonString(out, "a\"b\\c\n\x01");
+  EXPECT_EQ(out, "x\"a\\\"b\\\\c\\n\\u0001\"");
+  out.clear();
+  appendJsonString(out, std::string("\xff", 1));
+  EXPECT_EQ(out, "\"\xef\xbf\xbd\"") << "invalid UTF-8 becomes U+FFFD";
 }
 
 TEST(Duration, ParsesUnitsAndCompounds) {

@@ -261,6 +261,19 @@ TEST(PullApi, RecordsAreGivenAsJsonWhenTheyAreJsonAndAsBase64Otherwise) {
   EXPECT_TRUE(r[4].contains("valueBase64")) << "nesting deeper than 64 levels travels as bytes";
 }
 
+// The app gets a JSON value as the bytes in Kafka: member order, number spelling
+// and escapes as the producer wrote them (a signature over the payload verifies).
+TEST(PullApi, AJsonValueIsEmbeddedByteForByte) {
+  auto rec = std::make_shared<ConsumedRecord>();
+  rec->tp = {"jobs", 0};
+  rec->value = R"({"z":1.0,"a":[1e3,-0],"n":123456789012345678901234567890,"s":"caf\u00e9"})";
+  const std::string text = leasesToJson({{"id-1", rec, 1}});
+  EXPECT_NE(text.find(R"("value":{"z":1.0,"a":[1e3,-0],"n":123456789012345678901234567890,"s":"caf\u00e9"})"),
+            std::string::npos)
+      << text;
+  EXPECT_TRUE(Json::accept(text));
+}
+
 TEST(Utf8, WellFormedTextIsAcceptedAndEveryMalformationRefused) {
   EXPECT_TRUE(tributary::isValidUtf8(""));
   EXPECT_TRUE(tributary::isValidUtf8("plain ascii"));
