@@ -6,6 +6,7 @@
 #include "common/codec/base64.h"
 #include "common/codec/json_text.h"
 #include "common/codec/utf8.h"
+#include "common/tracing/trace_context.h"
 
 namespace tributary::sidecar {
 namespace {
@@ -101,6 +102,10 @@ std::string leasesToJson(const std::vector<LeaseBroker::Lease>& leases) {
     }
     j["headers"] = std::move(headers);
     if (!binary.empty()) j["headersBase64"] = std::move(binary);
+    if (auto trace = tracing::fromRecordHeaders(r.headers)) {  // W3C trace context, for tracing libraries
+      j["traceparent"] = tracing::formatTraceparent(*trace);
+      if (!trace->traceState.empty()) j["tracestate"] = trace->traceState;
+    }
     records.push_back(std::move(j));
   }
   // Header names are not checked for UTF-8 by Kafka; replace rather than fail.

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <algorithm>
 #include <cstdlib>
@@ -39,6 +40,9 @@ const std::vector<EnvOverride>& envOverrides() {
       {"TRIBUTARY_ADMIN_LISTEN", {"admin", "listen"}},
       {"TRIBUTARY_SHUTDOWN_GRACE_PERIOD", {"shutdown", "gracePeriod"}},
       {"TRIBUTARY_LOG_LEVEL", {"log", "level"}},
+      {"TRIBUTARY_TRACING_OTLP_ENDPOINT", {"tracing", "otlpEndpoint"}},
+      {"TRIBUTARY_TRACING_SERVICE_NAME", {"tracing", "serviceName"}},
+      {"TRIBUTARY_TRACING_SAMPLING_RATIO", {"tracing", "samplingRatio"}},
   };
   return k;
 }
@@ -280,6 +284,48 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   }
 }
 
+// An HTTP header name: an RFC 9110 token.
+bool validHeaderName(const std::string& n) {
+  if (n.empty()) return false;
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
+
+void readTracing(Reader& r, const YAML::Node& t, tracing::TracingConfig& out) {
+  if (!r.mapping(t, "tracing", {"otlpEndpoint", "serviceName", "samplingRatio", "headers", "timeout"})) return;
+  r.string(t["otlpEndpoint"], "tracing.otlpEndpoint", out.otlpEndpoint);
+  const std::string& e = out.otlpEndpoint;
+  if (!e.empty() && ((e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) || e.size() <= 8 ||
+                     e.find_first_of(" \t\r\n") != std::string::npos))
+    r.fail("tracing.otlpEndpoint", "\"" + e + "\" must be the http:// or https:// URL of an OTLP/HTTP receiver, "
+                                   "e.g. http://otel-collector:4318 (spans go to <url>/v1/traces)");
+  r.string(t["serviceName"], "tracing.serviceName", out.serviceName);
+  if (t["serviceName"] && out.serviceName.empty()) r.fail("tracing.serviceName", "must not be empty");
+  r.number(t["samplingRatio"], "tracing.samplingRatio", out.samplingRatio, 0.0, 1.0);
+  if (auto h = t["headers"]; h && !h.IsNull()) {
+    if (!h.IsMap()) {
+      r.fail("tracing.headers", "must be a mapping of HTTP header names to values, e.g. {x-api-key: \"...\"}");
+    } else {
+      for (const auto& kv : h) {
+        const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        if (!validHeaderName(name)) {
+          r.fail("tracing.headers", "\"" + name + "\" is not an HTTP header name");
+          continue;
+        }
+        // The value is never echoed: headers carry API keys.
+        if (!kv.second.IsScalar() || kv.second.Scalar().find_first_of("\r\n") != std::string::npos) {
+          r.fail("tracing.headers." + name, "must be a one-line string");
+          continue;
+        }
+        out.headers[name] = kv.second.Scalar();
+      }
+    }
+  }
+  r.duration(t["timeout"], "tracing.timeout", out.timeout, std::chrono::milliseconds(100));
+}
+
 std::string joinPath(const std::vector<std::string>& p) {
   std::string s;
   for (const auto& part : p) s += (s.empty() ? "" : ".") + part;
@@ -329,7 +375,7 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
 
   Reader r(fromEnv);
   SidecarConfig c;
-  r.mapping(root, "", {"kafka", "api", "admin", "shutdown", "log", "subscriptions"});
+  r.mapping(root, "", {"kafka", "api", "admin", "shutdown", "log", "subscriptions", "tracing"});
 
   if (auto k = root["kafka"]; r.mapping(k, "kafka", {"bootstrapServers", "properties", "deliveryTimeout"})) {
     r.string(k["bootstrapServers"], "kafka.bootstrapServers", c.kafka.bootstrapServers);
@@ -402,6 +448,8 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
       }
     }
   }
+
+  readTracing(r, root["tracing"], c.tracing);
 
   if (!r.errors.empty()) return {std::nullopt, r.errors};
   return {c, {}};

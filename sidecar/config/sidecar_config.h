@@ -10,6 +10,7 @@
 
 #include "common/config/listen_address.h"
 #include "common/kafka/client_properties.h"
+#include "common/tracing/tracer.h"
 #include "sidecar/consume/retry_policy.h"
 
 namespace tributary::sidecar {
@@ -76,7 +77,15 @@ struct SidecarConfig {
   ShutdownConfig shutdown;
   std::string logLevel = "info";
   std::vector<SubscriptionConfig> subscriptions;
+  // W3C trace context always propagates; spans are exported only with
+  // tracing.otlpEndpoint (see "Tracing" in sidecar/README.md).
+  tracing::TracingConfig tracing = defaultTracing();
 
+  static tracing::TracingConfig defaultTracing() {
+    tracing::TracingConfig t;
+    t.serviceName = "tributary-sidecar";
+    return t;
+  }
   bool embeddedKafka() const { return kafka.bootstrapServers.empty(); }
 };
 

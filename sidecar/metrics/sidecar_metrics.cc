@@ -54,6 +54,11 @@ SidecarMetrics::SidecarMetrics()
                       .Name("tributary_consumer_lag")
                       .Help("Records not yet settled per partition: high watermark minus the oldest unsettled offset")
                       .Register(*registry)),
+      invalidTraceparent(prometheus::BuildCounter()
+                             .Name("tributary_tracing_invalid_traceparent_total")
+                             .Help("Produce requests with a traceparent header that is not valid W3C trace context (ignored)")
+                             .Register(*registry)
+                             .Add({})),
       info(prometheus::BuildGauge()
                .Name("tributary_sidecar_info")
                .Help("Sidecar build information")

@@ -32,6 +32,9 @@ struct SidecarMetrics {
   prometheus::Family<prometheus::Gauge>& pausedPartitions;
   // {subscription, topic, partition}: high watermark minus the oldest unsettled offset.
   prometheus::Family<prometheus::Gauge>& consumerLag;
+  // Produce requests whose `traceparent` header was not valid W3C trace
+  // context (ignored, as the spec says; the request is served as without it).
+  prometheus::Counter& invalidTraceparent;
   // 1 while the process is up.
   prometheus::Gauge& info;
 };
