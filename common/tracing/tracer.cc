@@ -88,9 +88,7 @@ bool Tracer::flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   flushNow_ = true;
   wake_.notify_all();
-  const bool done = idle_.wait_for(lock, timeout, [&] { return queue_.empty() && !exporting_; });
-  flushNow_ = false;
-  return done;
+  return idle_.wait_for(lock, timeout, [&] { return queue_.empty() && !exporting_; });
 }
 
 void Tracer::run() {
@@ -101,6 +99,7 @@ void Tracer::run() {
                    [&] { return stopping_ || flushNow_ || queue_.size() >= options_.maxBatch; });
     if (stopping_) return;
     if (queue_.empty()) {
+      flushNow_ = false;  // done: the next wait really waits (and lets go of the mutex)
       idle_.notify_all();
       continue;
     }
