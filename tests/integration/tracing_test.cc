@@ -417,6 +417,37 @@ TEST_F(TraceSpans, ARequestWithoutTraceparentStartsATraceTheRecordCarries) {
   EXPECT_EQ(publish->spanId, tributary::tracing::toHex(ctx->spanId));
 }
 
+class TraceSpansDeadLetter : public TraceSpans {
+  void configure(tributary::sidecar::SidecarConfig& c) override {
+    TraceSpans::configure(c);
+    kafka->createTopic("orders.dlq", 1, 3);
+    c.subscriptions[0].deadLetterTopic = "orders.dlq";
+    c.subscriptions[0].onExhausted = SubscriptionConfig::OnExhausted::DeadLetter;
+  }
+};
+
+TEST_F(TraceSpansDeadLetter, ADeadLetterKeepsTheRecordsTraceContext) {
+  app->setBehaviour([](const FakeApp::Received&, int) { return 400; });
+  auto res = post("orders", R"({"records":[{"value":1}]})", {{"traceparent", kSampled}, {"tracestate", "k=v"}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto original = readAll(sidecar->bootstrapServers(), "orders");
+  ASSERT_EQ(original.size(), 1u);
+  std::vector<tributary::test::ConsumedRecord> dead;
+  for (auto until = std::chrono::steady_clock::now() + 60s; dead.empty() && std::chrono::steady_clock::now() < until;)
+    dead = readAll(sidecar->bootstrapServers(), "orders.dlq");
+  ASSERT_EQ(dead.size(), 1u);
+  // The producer's context, not the delivery span's: the dead letter continues the record's trace.
+  EXPECT_EQ(header(dead[0], "traceparent"), header(original[0], "traceparent"));
+  EXPECT_EQ(header(dead[0], "tracestate"), "k=v");
+  EXPECT_EQ(header(dead[0], "tributary.dlq.error").rfind("HTTP 400", 0), 0u);
+  auto spans = awaitTrace(kTrace, {"process orders"});
+  const auto* process = findSpan(spans, "process orders");
+  ASSERT_TRUE(process);
+  EXPECT_EQ(process->statusCode, 2);
+  EXPECT_EQ(process->attribute("error.type"), "not_retryable");
+}
+
 class TraceSpansPull : public TracePropagationPull {
  protected:
   void SetUp() override {
