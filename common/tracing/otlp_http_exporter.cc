@@ -19,7 +19,7 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 class OtlpHttpExporter final : public SpanExporter {
  public:
   OtlpHttpExporter(const TracingConfig& config, std::string serviceName)
-      : url_(otlpTracesUrl(config.otlpEndpoint)), serviceName_(std::move(serviceName)), timeout_(config.timeout) {
+      : url_(otlpTracesUrl(config.otlpEndpoint)), shownUrl_(redactedUrl(url_)), serviceName_(std::move(serviceName)), timeout_(config.timeout) {
     static std::once_flag global;
     std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     headers_ = curl_slist_append(headers_, "Content-Type: application/json");
@@ -54,13 +54,13 @@ class OtlpHttpExporter final : public SpanExporter {
     curl_easy_setopt(easy_, CURLOPT_WRITEDATA, &answer);
     const CURLcode rc = curl_easy_perform(easy_);
     if (rc != CURLE_OK) {
-      error = url_ + ": " + curl_easy_strerror(rc);
+      error = shownUrl_ + ": " + curl_easy_strerror(rc);
       return false;
     }
     long status = 0;
     curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299) {
-      error = url_ + ": HTTP " + std::to_string(status) + ": " + answer;
+      error = shownUrl_ + ": HTTP " + std::to_string(status) + ": " + answer;
       return false;
     }
     return true;
@@ -68,6 +68,7 @@ class OtlpHttpExporter final : public SpanExporter {
 
  private:
   const std::string url_;
+  const std::string shownUrl_;  // for messages: no credentials
   const std::string serviceName_;
   const std::chrono::milliseconds timeout_;
   curl_slist* headers_ = nullptr;
@@ -83,6 +84,14 @@ std::string otlpTracesUrl(const std::string& endpoint) {
     return base;
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base + suffix;
+}
+
+std::string redactedUrl(const std::string& url) {
+  const auto schemeEnd = url.find("://");
+  const size_t start = schemeEnd == std::string::npos ? 0 : schemeEnd + 3;
+  const auto at = url.find('@', start);
+  if (at == std::string::npos || at > url.find('/', start)) return url;
+  return url.substr(0, start) + "***" + url.substr(at);
 }
 
 std::unique_ptr<SpanExporter> makeOtlpHttpExporter(const TracingConfig& config, const std::string& serviceName) {

@@ -17,4 +17,7 @@ std::unique_ptr<SpanExporter> makeOtlpHttpExporter(const TracingConfig& config, 
 // ends in /v1/traces is kept as it is.
 std::string otlpTracesUrl(const std::string& endpoint);
 
+// The URL fit for a log line: user:password@ (if any) replaced with ***@.
+std::string redactedUrl(const std::string& url);
+
 }  // namespace tributary::tracing

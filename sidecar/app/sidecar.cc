@@ -54,7 +54,7 @@ class SidecarImpl final : public Sidecar {
       tracer_ = std::make_unique<tracing::Tracer>(
           options, tracing::makeOtlpHttpExporter(config_.tracing, config_.tracing.serviceName), metrics_.registry.get());
       log::info("exporting spans over OTLP/HTTP",
-                {{"url", tracing::otlpTracesUrl(config_.tracing.otlpEndpoint)},
+                {{"url", tracing::redactedUrl(tracing::otlpTracesUrl(config_.tracing.otlpEndpoint))},
                  {"samplingRatio", std::to_string(config_.tracing.samplingRatio)}});
     }
     service_ = std::make_unique<ProduceService>(*producer_, metrics_, config_.kafka.deliveryTimeout, tracer_.get());

@@ -297,7 +297,8 @@ void readTracing(Reader& r, const YAML::Node& t, tracing::TracingConfig& out) {
   if (!r.mapping(t, "tracing", {"otlpEndpoint", "serviceName", "samplingRatio", "headers", "timeout"})) return;
   r.string(t["otlpEndpoint"], "tracing.otlpEndpoint", out.otlpEndpoint);
   const std::string& e = out.otlpEndpoint;
-  if (!e.empty() && ((e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) || e.size() <= 8 ||
+  const size_t hostAt = e.rfind("http://", 0) == 0 ? 7 : e.rfind("https://", 0) == 0 ? 8 : std::string::npos;
+  if (!e.empty() && (hostAt == std::string::npos || hostAt >= e.size() || e[hostAt] == '/' ||
                      e.find_first_of(" \t\r\n") != std::string::npos))
     r.fail("tracing.otlpEndpoint", "\"" + e + "\" must be the http:// or https:// URL of an OTLP/HTTP receiver, "
                                    "e.g. http://otel-collector:4318 (spans go to <url>/v1/traces)");

@@ -275,6 +275,8 @@ TEST(OtlpJson, TheTracesPathIsAppendedOnce) {
   EXPECT_EQ(otlpTracesUrl("http://collector:4318"), "http://collector:4318/v1/traces");
   EXPECT_EQ(otlpTracesUrl("http://collector:4318/"), "http://collector:4318/v1/traces");
   EXPECT_EQ(otlpTracesUrl("https://x/otlp/v1/traces"), "https://x/otlp/v1/traces");
+  EXPECT_EQ(redactedUrl("https://user:pw@x:4318/v1/traces"), "https://***@x:4318/v1/traces");
+  EXPECT_EQ(redactedUrl("http://x:4318/a@b"), "http://x:4318/a@b");
 }
 
 // The `tracing:` section of the sidecar's config.
@@ -318,6 +320,13 @@ TEST(TracingConfig, EnvironmentOverrides) {
   auto bad = parseSidecarConfig("", {{"TRIBUTARY_TRACING_SAMPLING_RATIO", "2"}});
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0], "tracing.samplingRatio (from TRIBUTARY_TRACING_SAMPLING_RATIO): must be between 0 and 1, got 2");
+}
+
+TEST(TracingConfig, AnEndpointNeedsSchemeAndHost) {
+  for (const char* ok : {"http://x", "https://collector.observability:4318", "http://[::1]:4318/prefix"})
+    EXPECT_TRUE(parseSidecarConfig(std::string("tracing: {otlpEndpoint: \"") + ok + "\"}\n", {}).config) << ok;
+  for (const char* bad : {"http://", "https:///v1/traces", "ftp://x", "http://a b"})
+    EXPECT_FALSE(parseSidecarConfig(std::string("tracing: {otlpEndpoint: \"") + bad + "\"}\n", {}).config) << bad;
 }
 
 TEST(TracingConfig, ErrorsNameTheKeyAndNeverEchoAHeaderValue) {
