@@ -3,11 +3,30 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <cctype>
+#include <string_view>
 #include <vector>
 
 #include "common/log/log.h"
 
 namespace tributary::tracing {
+
+std::string checkOtlpEndpoint(const std::string& e) {
+  const size_t hostAt = e.rfind("http://", 0) == 0 ? 7 : e.rfind("https://", 0) == 0 ? 8 : std::string::npos;
+  if (hostAt != std::string::npos && hostAt < e.size() && e[hostAt] != '/' &&
+      e.find_first_of(" \t\r\n") == std::string::npos)
+    return "";
+  return "\"" + e + "\" must be the http:// or https:// URL of an OTLP/HTTP receiver, "
+         "e.g. http://otel-collector:4318 (spans go to <url>/v1/traces)";
+}
+
+bool isHttpHeaderName(const std::string& n) {
+  if (n.empty()) return false;
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
 
 Tracer::Tracer(TracerOptions options, std::unique_ptr<SpanExporter> exporter, prometheus::Registry* registry)
     : options_(std::move(options)), exporter_(std::move(exporter)) {

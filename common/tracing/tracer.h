@@ -33,6 +33,12 @@ struct TracingConfig {
   bool spansEnabled() const { return !otlpEndpoint.empty(); }
 };
 
+// For configuration checks (the sidecar's and the operator's): "" when
+// `endpoint` is an http:// or https:// URL with a host, else the error message.
+std::string checkOtlpEndpoint(const std::string& endpoint);
+// An HTTP header name (an RFC 9110 token), for `tracing.headers`.
+bool isHttpHeaderName(const std::string& name);
+
 // How a Tracer batches. The defaults suit a sidecar: a burst of a few thousand
 // spans is held, more are dropped rather than grow memory or wait.
 struct TracerOptions {

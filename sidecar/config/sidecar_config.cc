@@ -2,7 +2,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cctype>
 #include <cerrno>
 #include <algorithm>
 #include <cstdlib>
@@ -284,24 +283,11 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   }
 }
 
-// An HTTP header name: an RFC 9110 token.
-bool validHeaderName(const std::string& n) {
-  if (n.empty()) return false;
-  for (char c : n)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos))
-      return false;
-  return true;
-}
-
 void readTracing(Reader& r, const YAML::Node& t, tracing::TracingConfig& out) {
   if (!r.mapping(t, "tracing", {"otlpEndpoint", "serviceName", "samplingRatio", "headers", "timeout"})) return;
   r.string(t["otlpEndpoint"], "tracing.otlpEndpoint", out.otlpEndpoint);
-  const std::string& e = out.otlpEndpoint;
-  const size_t hostAt = e.rfind("http://", 0) == 0 ? 7 : e.rfind("https://", 0) == 0 ? 8 : std::string::npos;
-  if (!e.empty() && (hostAt == std::string::npos || hostAt >= e.size() || e[hostAt] == '/' ||
-                     e.find_first_of(" \t\r\n") != std::string::npos))
-    r.fail("tracing.otlpEndpoint", "\"" + e + "\" must be the http:// or https:// URL of an OTLP/HTTP receiver, "
-                                   "e.g. http://otel-collector:4318 (spans go to <url>/v1/traces)");
+  if (!out.otlpEndpoint.empty())
+    if (std::string why = tracing::checkOtlpEndpoint(out.otlpEndpoint); !why.empty()) r.fail("tracing.otlpEndpoint", why);
   r.string(t["serviceName"], "tracing.serviceName", out.serviceName);
   if (t["serviceName"] && out.serviceName.empty()) r.fail("tracing.serviceName", "must not be empty");
   r.number(t["samplingRatio"], "tracing.samplingRatio", out.samplingRatio, 0.0, 1.0);
@@ -311,7 +297,7 @@ void readTracing(Reader& r, const YAML::Node& t, tracing::TracingConfig& out) {
     } else {
       for (const auto& kv : h) {
         const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
-        if (!validHeaderName(name)) {
+        if (!tracing::isHttpHeaderName(name)) {
           r.fail("tracing.headers", "\"" + name + "\" is not an HTTP header name");
           continue;
         }
