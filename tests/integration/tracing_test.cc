@@ -556,4 +556,26 @@ TEST_F(TraceSpansCollectorFailing, RefusedSpansAreCountedAndExportResumesWhenThe
   EXPECT_EQ(awaitAtLeast([&] { return metricValue("tributary_tracing_spans_exported_total"); }, 1), 1);
 }
 
+class TraceSpansCollectorSlow : public TraceSpansCollectorFailing {
+  void SetUp() override {
+    collector = std::make_unique<OtlpCollector>();
+    collector->answer(200, 1000ms);  // answers after a second: longer than tracing.timeout
+    TracePropagation::SetUp();
+  }
+  void configure(tributary::sidecar::SidecarConfig& c) override {
+    c.tracing.otlpEndpoint = collector->endpoint();
+    c.tracing.timeout = 100ms;
+  }
+};
+
+TEST_F(TraceSpansCollectorSlow, SpansOfTimedOutExportsAreDroppedAndCountedWhileProduceAnswers200) {
+  for (int i = 0; i < 3; ++i) {
+    auto res = post("orders", R"({"records":[{"value":1}]})", {{"traceparent", kSampled}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+  }
+  EXPECT_EQ(awaitAtLeast([&] { return metricValue("tributary_tracing_spans_dropped_total"); }, 3), 3);
+  EXPECT_EQ(metricValue("tributary_tracing_spans_exported_total"), 0);
+}
+
 }  // namespace
