@@ -107,8 +107,16 @@ constexpr int kPartitions = 12;
 // whole topic takes it a fraction of a second, so one pass is noisy.
 constexpr int kRawPasses = 5;
 
-// Writes the topic once: `records` values of `payload` bytes, keys k0..k999.
-void produceTopic(const std::string& bootstrap, const Options& o) {
+std::string tracedTopicName() { return "consume-bench-traced"; }
+// Its records carry a 55-byte traceparent header as well: twice the partitions
+// keep them under the mock's 5 MiB per partition.
+constexpr int kTracedPartitions = 2 * kPartitions;
+
+// Writes the topic once: `records` values of `payload` bytes, keys k0..k999; with
+// `traceparent`, every record has that header (as records produced through a
+// sidecar by a traced app do).
+void produceTopic(const std::string& bootstrap, const Options& o, const std::string& topic = topicName(),
+                  const std::string& traceparent = "") {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
@@ -121,12 +129,18 @@ void produceTopic(const std::string& bootstrap, const Options& o) {
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) throw std::runtime_error(std::string("producer: ") + err);
   std::string value(o.payload, 'x');
-  const std::string topic = topicName();
   for (int i = 0; i < o.records;) {
     std::string key = "k" + std::to_string(i % 1000);
+    rd_kafka_headers_t* headers = nullptr;
+    if (!traceparent.empty()) {
+      headers = rd_kafka_headers_new(1);
+      rd_kafka_header_add(headers, "traceparent", -1, traceparent.data(), static_cast<ssize_t>(traceparent.size()));
+    }
     const auto e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
                                      RD_KAFKA_V_VALUE(value.data(), value.size()),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+                                     RD_KAFKA_V_END);
+    if (e && headers) rd_kafka_headers_destroy(headers);  // still ours when producev failed
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk, 50);
       continue;
@@ -557,10 +571,13 @@ Latency runLatency(const std::string& bootstrap, const Options& o, const fs::pat
 }
 
 // 2. The sidecar binary pushing the topic to the app.
+// `topic`, `extraYaml` (more top-level config) and `tag` (part of the group and
+// file names) are for the tracing scenario.
 Result runPush(const std::string& bootstrap, const Options& o, const std::string& ordering, int maxInFlight,
-               const fs::path& dir, int batchSize = 1) {
+               const fs::path& dir, int batchSize = 1, const std::string& topic = topicName(),
+               const std::string& extraYaml = "", const std::string& tag = "") {
   MinimalApp app;
-  const std::string name = "bench-" + ordering + (batchSize > 1 ? "-batch" : "");
+  const std::string name = "bench-" + ordering + (batchSize > 1 ? "-batch" : "") + tag;
   const fs::path config = dir / (name + ".yaml"), log = dir / (name + ".log");
   std::ofstream(config) << "# written by tributary-consume-bench\n"
                         << "kafka:\n  bootstrapServers: \"" << bootstrap << "\"\n"
@@ -570,8 +587,8 @@ Result runPush(const std::string& bootstrap, const Options& o, const std::string
                              return props;
                            }()
                         << "api:\n  listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\n"
-                        << "log:\n  level: warn\n"
-                        << "subscriptions:\n  - name: " << name << "\n    topics: [" << topicName() << "]\n"
+                        << "log:\n  level: warn\n" << extraYaml
+                        << "subscriptions:\n  - name: " << name << "\n    topics: [" << topic << "]\n"
                         << "    group: " << name << "\n    endpoint: " << app.endpoint() << "\n"
                         << "    ordering: " << ordering << "\n    maxInFlight: " << maxInFlight << "\n"
                         << "    startFrom: earliest\n    timeout: 30s\n"
@@ -647,6 +664,37 @@ Result runHttpCeiling(const Options& o) {
   return r;
 }
 
+// A local OTLP/HTTP collector for the tracing scenario: answers 200 at once and counts
+// spans by their "spanId" members (no JSON parse: the bench shares the machine).
+class CountingCollector {
+ public:
+  CountingCollector() {
+    server_.new_task_queue = [] { return new httplib::ThreadPool(4); };
+    server_.set_tcp_nodelay(true);
+    server_.Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
+      long n = 0;
+      for (size_t at = 0; (at = req.body.find("\"spanId\"", at)) != std::string::npos; at += 8) ++n;
+      spans_ += n;
+      res.set_content("{}", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("the collector cannot listen");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~CountingCollector() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  long spans() const { return spans_.load(); }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<long> spans_{0};
+};
+
 std::string cpuModel() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -682,7 +730,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
                    "                              [--seconds S (30): the most one scenario may take]\n"
                    "                              [--sidecar PATH (tributary-sidecar next to this binary)]\n"
                    "                              [--only LIST: some of push-none,push-partition,pull,push-batch,\n"
-                   "                               latency; raw always runs, targets of skipped scenarios read MISS)]\n"
+                   "                               push-tracing,latency; raw always runs, targets of skipped\n"
+                   "                               scenarios read MISS)]\n"
                    "                              [--kafka-property NAME=VALUE ...: the sidecar's kafka.properties,\n"
                    "                               which its consumers get too; for experiments]\n";
       return false;
@@ -766,6 +815,38 @@ int run(const Options& o) {
   }
   const double nonePct = raw > 0 ? 100 * results[1].rate() / raw : 0;
   const double pullPct = raw > 0 ? 100 * results[3].rate() / raw : 0;
+
+  // Tracing (issue 13), push with ordering none: records without trace context (off),
+  // every record with a traceparent header (propagation only: traceparent and
+  // ce-traceparent on each push), the same with spans at sampling 1.0 to a local collector.
+  if (o.runs("push-tracing")) {
+    const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    kafka.createTopic(tracedTopicName(), kTracedPartitions, 3);
+    produceTopic(kafka.bootstrapServers(), o, tracedTopicName(), traceparent);
+    CountingCollector collector;
+    const std::string spansYaml = "tracing:\n  otlpEndpoint: \"" + collector.endpoint() + "\"\n  samplingRatio: 1\n";
+    std::vector<Result> tracing;
+    tracing.push_back(runPush(kafka.bootstrapServers(), o, "none", 64, dir, 1, topicName(), "", "-trace-off"));
+    tracing.push_back(runPush(kafka.bootstrapServers(), o, "none", 64, dir, 1, tracedTopicName(), "", "-trace-prop"));
+    const long spansBefore = collector.spans();
+    tracing.push_back(
+        runPush(kafka.bootstrapServers(), o, "none", 64, dir, 1, tracedTopicName(), spansYaml, "-trace-spans"));
+    tracing[0].scenario = "push none, tracing off (no trace context)";
+    tracing[1].scenario = "push none, propagation only (traceparent on every record)";
+    tracing[2].scenario = "push none, spans at sampling 1.0 (2 spans per record)";
+    tracing[2].note += (tracing[2].note.empty() ? "" : "; ") + std::string("the collector got ") +
+                       std::to_string(collector.spans() - spansBefore) + " spans (the sidecar flushes at SIGTERM)";
+    const double off = tracing[0].rate();
+    std::printf("\ntracing, push (ordering none, maxInFlight 64):\n%-56s %9s %9s %11s %9s %9s\n", "scenario", "records",
+                "seconds", "records/s", "% of raw", "% of off");
+    for (const auto& r : tracing) {
+      std::printf("%-56s %9ld %9.2f %11.0f %8.1f%% %8.1f%%\n", r.scenario.c_str(), r.records, r.seconds, r.rate(),
+                  raw > 0 ? 100 * r.rate() / raw : 0, off > 0 ? 100 * r.rate() / off : 0);
+      if (!r.note.empty()) std::printf("    ^ %s\n", r.note.c_str());
+    }
+    for (const auto& r : tracing)
+      if (r.records == 0) return 1;
+  }
 
   // Added latency at a light, steady load: a record produced every 5 ms.
   kafka.createTopic(latencyTopic(false), 4, 3);

@@ -82,6 +82,7 @@ namespace fs = std::filesystem;
 constexpr int kSyncClients[] = {1, 16, 64};
 constexpr int kAsyncClients = 16;
 constexpr int kBatchRecords = 100;
+constexpr int kTracingClients = 16;   // the tracing scenario's clients, for sync and batch alike
 constexpr double kBatchTarget = 0.5;  // sidecar batch records/s ÷ raw librdkafka records/s
 constexpr double kSyncTarget = 0.5;   // sidecar sync@64 requests/s ÷ HTTP ceiling@64 requests/s
 constexpr double kIdleRssTargetMiB = 20;
@@ -92,7 +93,7 @@ struct Options {
   double warmup = 0.5;
   std::vector<int> batchClients = {4, 16};
   std::vector<size_t> payloads = {100, 1024};
-  std::vector<std::string> scenarios = {"raw", "ceiling", "batch", "sync", "async", "paced"};
+  std::vector<std::string> scenarios = {"raw", "ceiling", "batch", "sync", "async", "tracing", "paced"};
   std::map<std::string, std::string> kafkaProperties;  // for the raw producer and the sidecar alike
   std::string sidecarPath;                             // empty: tributary-sidecar next to this binary
   bool keepTemp = false;
@@ -112,7 +113,7 @@ constexpr const char* kUsage =
     "  --warmup S           unmeasured load before each scenario (default 0.5)\n"
     "  --batch-clients LIST concurrent clients of the 100-record batch scenario (default 4,16)\n"
     "  --payloads LIST      record value sizes in bytes, 2 to 10000 (default 100,1024)\n"
-    "  --scenarios LIST     any of raw,ceiling,batch,sync,async,paced (default: all)\n"
+    "  --scenarios LIST     any of raw,ceiling,batch,sync,async,tracing,paced (default: all)\n"
     "  --kafka-property N=V a librdkafka property for the raw producer and the sidecar alike, for\n"
     "                       experiments such as linger.ms=1; repeatable\n"
     "  --mock-nagle         leave Nagle on in the embedded brokers' sockets, as librdkafka's mock\n"
@@ -434,7 +435,8 @@ Row runRaw(const std::string& bootstrap, const std::string& topic, size_t payloa
 // for o.warmup, then for the measured window of o.seconds. A request counts (throughput,
 // latency) when it completes inside the window.
 Row runHttpLoad(const std::string& scenario, int port, const std::string& path, size_t payload, int clients,
-                int recordsPerRequest, int expectStatus, pid_t sidecar, const Options& o) {
+                int recordsPerRequest, int expectStatus, pid_t sidecar, const Options& o,
+                const httplib::Headers& headers = {}) {
   Row row{scenario, payload, clients};
   const std::string text = valueText(payload);
   std::atomic<int> phase{0};  // 0 set-up and warm-up, 1 measured, 2 stop
@@ -472,7 +474,8 @@ Row runHttpLoad(const std::string& scenario, int port, const std::string& path, 
         if (p == 2) break;
         const std::string body = requestBody(text, c, n, recordsPerRequest);
         const auto t0 = Clock::now();
-        auto res = cli.Post(path, body, "application/json");
+        auto res = headers.empty() ? cli.Post(path, body, "application/json")
+                                   : cli.Post(path, headers, body, "application/json");
         const auto t1 = Clock::now();
         const bool ok = res && res->status == expectStatus;
         const bool measured = phase.load(std::memory_order_relaxed) == 1;
@@ -555,8 +558,10 @@ int freePort() {
 
 class SidecarProcess {
  public:
+  // `extraYaml`: more top-level sections for the config (the tracing scenario's `tracing:`).
   SidecarProcess(const std::string& binary, const std::string& bootstrap,
-                 const std::map<std::string, std::string>& properties, const fs::path& dir) {
+                 const std::map<std::string, std::string>& properties, const fs::path& dir,
+                 const std::string& extraYaml = "") {
     apiPort_ = freePort();
     do adminPort_ = freePort();
     while (adminPort_ == apiPort_);
@@ -569,7 +574,8 @@ class SidecarProcess {
       for (const auto& [k, v] : properties) out << "    \"" << k << "\": \"" << v << "\"\n";
       out << "api:\n  listen: \"127.0.0.1:" << apiPort_ << "\"\n"
           << "admin:\n  listen: \"127.0.0.1:" << adminPort_ << "\"\n"
-          << "log:\n  level: warn\n";
+          << "log:\n  level: warn\n"
+          << extraYaml;
       if (!out) throw std::runtime_error("cannot write " + config.string());
     }
     log_ = dir / "sidecar.log";
@@ -638,14 +644,17 @@ class SidecarProcess {
   }
 
   // tributary_producer_queue_messages from /metrics; -1 if unreadable.
-  double producerQueue() {
+  double producerQueue() { return metric("tributary_producer_queue_messages"); }
+
+  // A metric without labels from /metrics; -1 if unreadable or absent.
+  double metric(const std::string& metricName) {
     httplib::Client admin("127.0.0.1", adminPort_);
     admin.set_read_timeout(5);
     auto res = admin.Get("/metrics");
     if (!res || res->status != 200) return -1;
     std::istringstream in(res->body);
     std::string line;
-    const std::string name = "tributary_producer_queue_messages ";
+    const std::string name = metricName + " ";
     while (std::getline(in, line))
       if (line.rfind(name, 0) == 0) return std::stod(line.substr(name.size()));
     return -1;
@@ -805,6 +814,28 @@ void printSummary(const std::vector<Row>& rows, const Options& o) {
   cpu.push_back(
       {"sidecar async @16, per request", [&](size_t p) { return us(find(rows, "sidecar async", p, kAsyncClients)); }});
   table("server-side CPU, microseconds", cpu, "%.1f");
+
+  if (o.wants("tracing")) {
+    std::vector<std::pair<std::string, Value>> tracing;
+    auto mode = [&](const char* m, const char* load, size_t p) {
+      return find(rows, std::string("trace ") + m + " " + load, p, kTracingClients);
+    };
+    for (const char* load : {"batch", "sync"}) {
+      for (const char* m : {"prop", "spans"}) {
+        tracing.push_back({std::string(load) + "@16, " + m + " / off, requests/s",
+                           [&, load, m](size_t p) { return ratio(mode(m, load, p), mode("off", load, p), false); }});
+      }
+      for (const char* m : {"off", "prop", "spans"})
+        tracing.push_back({std::string(load) + "@16, " + m + ", sidecar CPU us per request",
+                           [&, load, m](size_t p) { return us(mode(m, load, p)); }});
+      for (const char* m : {"off", "prop", "spans"})
+        tracing.push_back({std::string(load) + "@16, " + m + ", p50 ms", [&, load, m](size_t p) {
+                             const Row* r = mode(m, load, p);
+                             return r ? r->p50Ms : -1;
+                           }});
+    }
+    table("tracing: off / propagation only / spans at sampling 1.0", tracing, "%.3f");
+  }
 }
 
 // ---- main ----------------------------------------------------------------------------------------------------------
@@ -852,7 +883,7 @@ bool parseArgs(int argc, char** argv, Options& o) {
       o.scenarios = splitList(next());
       for (const auto& item : o.scenarios)
         if (item != "raw" && item != "ceiling" && item != "batch" && item != "sync" && item != "async" &&
-            item != "paced")
+            item != "tracing" && item != "paced")
           throw std::runtime_error("--scenarios: unknown scenario " + item);
     } else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
@@ -1028,6 +1059,89 @@ int run(const Options& o) {
       std::fprintf(stderr, "tributary-bench: the sidecar did not exit cleanly (%s); the end of its log (%s):\n%s",
                    exitText.c_str(), sidecar.logPath().c_str(), sidecar.logTail(30).c_str());
     }
+  }
+
+  // 4. Tracing (issue 13): the same loads on a fresh sidecar per mode — off (no traceparent, no
+  // exporter), propagation only (every request carries a sampled traceparent, no exporter), and
+  // spans at samplingRatio 1 to a collector in this process that answers 200 without parsing.
+  if (o.wants("tracing")) {
+    httplib::Server collector;
+    std::atomic<uint64_t> exportRequests{0};
+    collector.new_task_queue = [] { return new httplib::ThreadPool(4); };
+    collector.set_tcp_nodelay(true);
+    collector.Post("/v1/traces", [&](const httplib::Request&, httplib::Response& res) {
+      ++exportRequests;
+      res.set_content("{}", "application/json");
+    });
+    const int collectorPort = collector.bind_to_any_port("127.0.0.1");
+    std::thread collectorThread([&] { collector.listen_after_bind(); });
+    struct StopCollector {
+      httplib::Server& s;
+      std::thread& t;
+      ~StopCollector() {
+        s.stop();
+        t.join();
+      }
+    } stopCollector{collector, collectorThread};
+    const httplib::Headers traced{{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
+    struct Mode {
+      const char* name;
+      bool header;
+      bool spans;
+    };
+    for (const Mode mode : {Mode{"off", false, false}, Mode{"prop", true, false}, Mode{"spans", true, true}}) {
+      const std::string yaml = mode.spans ? "tracing:\n  otlpEndpoint: \"http://127.0.0.1:" +
+                                                std::to_string(collectorPort) + "\"\n  samplingRatio: 1\n"
+                                          : "";
+      const fs::path modeDir = dir / (std::string("tracing-") + mode.name);
+      fs::create_directories(modeDir);
+      SidecarProcess sidecar(sidecarBinary(o), kafka.bootstrapServers(), o.kafkaProperties, modeDir, yaml);
+      std::string why;
+      if (!sidecar.waitReady(std::chrono::seconds(30), why)) {
+        keepDir = true;
+        failed = true;
+        std::fprintf(stderr, "tributary-bench: tracing %s: %s; the end of its log (%s):\n%s", mode.name, why.c_str(),
+                     sidecar.logPath().c_str(), sidecar.logTail(30).c_str());
+        break;
+      }
+      const httplib::Headers headers = mode.header ? traced : httplib::Headers{};
+      const std::string pid = std::to_string(sidecar.pid());
+      auto measure = [&](const std::string& load, const std::function<Row()>& scenario) {
+        add([&] {
+          const double exported0 = sidecar.metric("tributary_tracing_spans_exported_total");
+          const double dropped0 = sidecar.metric("tributary_tracing_spans_dropped_total");
+          Row r = scenario();
+          r.scenario = std::string("trace ") + mode.name + " " + load;
+          r.rssMiB = mib(statusBytes(pid, "VmRSS"));
+          if (mode.spans) {
+            // What the window's spans became, once the exporter caught up (a batch leaves within 0.5 s).
+            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            r.note = fmt("spans exported %.0f", sidecar.metric("tributary_tracing_spans_exported_total") - exported0) +
+                     fmt(", dropped %.0f", sidecar.metric("tributary_tracing_spans_dropped_total") - dropped0) +
+                     " (warm-up and window)";
+          }
+          return r;
+        });
+      };
+      for (size_t p : o.payloads) {
+        measure("batch", [&] {
+          return runHttpLoad("", sidecar.apiPort(), recordsPath(p), p, kTracingClients, kBatchRecords, 200,
+                             sidecar.pid(), o, headers);
+        });
+        measure("sync", [&] {
+          return runHttpLoad("", sidecar.apiPort(), recordsPath(p), p, kTracingClients, 1, 200, sidecar.pid(), o,
+                             headers);
+        });
+      }
+      sidecar.terminate(std::chrono::seconds(60));
+      if (!sidecar.exitedCleanly()) {
+        failed = true;
+        std::fprintf(stderr, "tributary-bench: tracing %s: the sidecar did not exit cleanly (%s)\n", mode.name,
+                     sidecar.exitDescription().c_str());
+      }
+    }
+    std::printf("%20s   ^ the test collector got %llu export requests\n", "",
+                static_cast<unsigned long long>(exportRequests.load()));
   }
 
   printSummary(rows, o);

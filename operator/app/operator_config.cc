@@ -51,7 +51,8 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText, const Conf
     errors.push_back("the configuration must be a mapping");
     return r;
   }
-  unknownKeys(root, {"clusters", "watchNamespaces", "resyncPeriod", "leaderElection", "consumerGroups"}, "", errors);
+  unknownKeys(root, {"clusters", "watchNamespaces", "resyncPeriod", "leaderElection", "consumerGroups", "tracing"}, "",
+              errors);
 
   if (const YAML::Node clusters = root["clusters"]; clusters && !clusters.IsNull()) {
     if (!clusters.IsMap()) {
@@ -163,6 +164,57 @@ OperatorConfigResult parseOperatorConfig(const std::string& yamlText, const Conf
       }
       if (le["leaseName"]) scalarString(le["leaseName"], "leaderElection.leaseName", c.leaderElection.leaseName, errors);
       if (le["namespace"]) scalarString(le["namespace"], "leaderElection.namespace", c.leaderElection.namespace_, errors);
+    }
+  }
+  if (const YAML::Node t = root["tracing"]; t && !t.IsNull()) {
+    if (!t.IsMap()) {
+      errors.push_back("tracing: must be a mapping {otlpEndpoint, serviceName, samplingRatio, headers, timeout}");
+    } else {
+      unknownKeys(t, {"otlpEndpoint", "serviceName", "samplingRatio", "headers", "timeout"}, "tracing.", errors);
+      if (t["otlpEndpoint"] && !t["otlpEndpoint"].IsNull() &&
+          scalarString(t["otlpEndpoint"], "tracing.otlpEndpoint", c.tracing.otlpEndpoint, errors) &&
+          !c.tracing.otlpEndpoint.empty())
+        if (std::string why = tracing::checkOtlpEndpoint(c.tracing.otlpEndpoint); !why.empty())
+          errors.push_back("tracing.otlpEndpoint: " + why);
+      if (t["serviceName"] && !t["serviceName"].IsNull() &&
+          scalarString(t["serviceName"], "tracing.serviceName", c.tracing.serviceName, errors) &&
+          c.tracing.serviceName.empty())
+        errors.push_back("tracing.serviceName: must not be empty");
+      if (const YAML::Node f = t["samplingRatio"]; f && !f.IsNull()) {
+        std::string text;
+        if (scalarString(f, "tracing.samplingRatio", text, errors)) {
+          char* end = nullptr;
+          const double v = std::strtod(text.c_str(), &end);
+          if (text.empty() || *end != '\0' || !(v >= 0 && v <= 1))
+            errors.push_back("tracing.samplingRatio: must be a number from 0 to 1, got \"" + text + "\"");
+          else c.tracing.samplingRatio = v;
+        }
+      }
+      if (const YAML::Node h = t["headers"]; h && !h.IsNull()) {
+        if (!h.IsMap()) {
+          errors.push_back("tracing.headers: must be a mapping of HTTP header names to values");
+        } else {
+          for (const auto& kv : h) {
+            const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+            // The value is never echoed: headers carry API keys.
+            if (!tracing::isHttpHeaderName(name))
+              errors.push_back("tracing.headers: \"" + name + "\" is not an HTTP header name");
+            else if (!kv.second.IsScalar() || kv.second.Scalar().find_first_of("\r\n") != std::string::npos)
+              errors.push_back("tracing.headers." + name + ": must be a one-line string");
+            else
+              c.tracing.headers[name] = kv.second.Scalar();
+          }
+        }
+      }
+      if (const YAML::Node d = t["timeout"]; d && !d.IsNull()) {
+        std::string text;
+        if (scalarString(d, "tracing.timeout", text, errors)) {
+          auto v = parseDuration(text);
+          if (!v || v->count() < 100)
+            errors.push_back("tracing.timeout: must be a duration of at least 100ms such as 10s, got \"" + text + "\"");
+          else c.tracing.timeout = *v;
+        }
+      }
     }
   }
   if (errors.empty()) r.config = std::move(c);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/config/config_providers.h"
+#include "common/tracing/tracer.h"
 #include "operator/kafka/rdkafka_cluster_admin.h"
 
 namespace tributary::op::app {
@@ -23,6 +24,8 @@ struct LeaderElectionConfig {
 // resyncPeriod: 5m     — controller mode: how often every resource is re-checked (drift)
 // leaderElection:      {enabled, leaseName, namespace} — controller mode
 // consumerGroups: {lagInterval: 30s, statusInterval: 5m, lagChangeFraction: 0.1, partitionLagMetrics: false}
+// tracing:             {otlpEndpoint, serviceName, samplingRatio, headers, timeout} — as the sidecar's:
+//                      one span per reconcile to an OTLP/HTTP receiver (empty otlpEndpoint: none)
 struct ConsumerGroupsConfig {
   std::chrono::milliseconds lagInterval{30'000};      // one lag pass per cluster per interval
   std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
@@ -38,6 +41,13 @@ struct OperatorConfig {
   std::chrono::milliseconds resyncPeriod{5 * 60 * 1000};
   LeaderElectionConfig leaderElection;
   ConsumerGroupsConfig consumerGroups;
+  tracing::TracingConfig tracing = defaultTracing();
+
+  static tracing::TracingConfig defaultTracing() {
+    tracing::TracingConfig t;
+    t.serviceName = "tributary-operator";
+    return t;
+  }
 };
 
 struct OperatorConfigResult {

@@ -1,5 +1,7 @@
 #include "operator/controllers/controller_mode.h"
 
+#include "common/tracing/otlp_http_exporter.h"
+
 #include <unistd.h>
 
 #include <csignal>
@@ -178,6 +180,16 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
   options.lease.identity = hostname() + "_" + randomSuffix();
   options.metrics = flags.metrics;
   options.probes = flags.probes;
+  // tracing.otlpEndpoint: one span per reconcile, exported like the sidecar's spans.
+  std::unique_ptr<tracing::Tracer> tracer;
+  if (config.tracing.spansEnabled()) {
+    tracing::TracerOptions to;
+    to.serviceName = config.tracing.serviceName;
+    to.samplingRatio = config.tracing.samplingRatio;
+    tracer = std::make_unique<tracing::Tracer>(
+        to, tracing::makeOtlpHttpExporter(config.tracing, config.tracing.serviceName), registry.get());
+    options.tracer = tracer.get();
+  }
 
   log::info("tributary-operator starting", {{"version", TRIBUTARY_VERSION},
                                             {"apiServer", connection.server},
@@ -215,6 +227,7 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
   log::info("signal received: stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   manager.stop();
   if (webhook) webhook->stop();
+  if (tracer) tracer->flush(std::chrono::seconds(5));  // the last reconciles' spans
   log::info("tributary-operator stopped");
   return kExitOk;
 }

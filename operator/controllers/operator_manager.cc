@@ -177,6 +177,7 @@ void OperatorManager::startTerm() {
   copts.workers = options_.workers;
   copts.maxBatch = options_.maxBatch;
   copts.registry = registry_.get();
+  copts.tracer = options_.tracer;
   t->controller = std::make_unique<runtime::Controller>(std::move(copts), t->reconciler);
 
   runtime::WorkQueue& queue = t->controller->queue();
@@ -244,6 +245,7 @@ void OperatorManager::startGroups(Term& t, const std::map<std::string, ClusterTa
   copts.workers = options_.workers;
   copts.maxBatch = options_.maxBatch;
   copts.registry = registry_.get();
+  copts.tracer = options_.tracer;
   t.groupController = std::make_unique<runtime::Controller>(std::move(copts), t.groups);
   runtime::WorkQueue& queue = t.groupController->queue();
   ConsumerGroupController& groups = *t.groups;

@@ -18,6 +18,7 @@
 
 #include "common/config/listen_address.h"
 #include "common/http/http_server.h"
+#include "common/tracing/tracer.h"
 #include "operator/controllers/topic_controller.h"
 #include "operator/kafka/cluster_admin.h"
 #include "operator/kafka/rdkafka_cluster_admin.h"
@@ -51,6 +52,8 @@ struct ManagerOptions {
   // last-applied annotation (kube::stripManagedFieldsAndLastApplied). false
   // keeps objects as the server sent them: for measuring what the strip saves.
   bool stripManagedFields = true;
+  // One span per reconcile (see runtime::ControllerOptions::tracer); null: none. Must outlive the manager.
+  tracing::Tracer* tracer = nullptr;
 };
 
 // Makes the admin client of one configured cluster (tests inject a double).

@@ -31,7 +31,8 @@ Controller::Controller(ControllerOptions& options)
     : name_(options.name),
       workers_(options.workers),
       maxBatch_(options.maxBatch),
-      clock_(options.clock ? options.clock : std::make_shared<SystemClock>()) {
+      clock_(options.clock ? options.clock : std::make_shared<SystemClock>()),
+      tracer_(options.tracer) {
   if (name_.empty()) throw ControllerRuntimeError("Controller: options.name is required");
   if (workers_ == 0) throw ControllerRuntimeError("Controller " + name_ + ": options.workers must be at least 1");
   if (maxBatch_ == 0) throw ControllerRuntimeError("Controller " + name_ + ": options.maxBatch must be at least 1");
@@ -97,6 +98,10 @@ void Controller::workerLoop() {
     if (keys.empty()) return;  // shut down
 
     const auto started = clock_->now();
+    std::vector<tracing::ActiveSpan> spans;
+    if (tracer_)
+      for (std::size_t i = 0; i < keys.size(); ++i)
+        spans.push_back(tracer_->start("reconcile " + name_, tracing::Span::Kind::Internal, std::nullopt));
     std::vector<ReconcileResult> results;
     if (reconciler_) {
       results = reconcileOneByOne(*reconciler_, keys);
@@ -115,11 +120,35 @@ void Controller::workerLoop() {
       }
     }
     if (duration_) duration_->Observe(std::chrono::duration<double>(clock_->now() - started).count());
+    if (tracer_) endSpans(spans, keys, results);
 
     for (std::size_t i = 0; i < keys.size(); ++i) {
       handle(keys[i], results[i]);
       queue_->done(keys[i]);
     }
+  }
+}
+
+void Controller::endSpans(std::vector<tracing::ActiveSpan>& spans, const std::vector<std::string>& keys,
+                          const std::vector<ReconcileResult>& results) {
+  static const char* kResult[] = {"success", "requeue", "error", "terminal"};
+  const int64_t end = tracing::unixNanosNow();
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    tracing::Span& s = spans[i].span;
+    s.endUnixNanos = end;
+    const std::string& key = keys[i];
+    const auto slash = key.find('/');
+    s.set("tributary.controller", name_);
+    s.set("tributary.resource.key", key);
+    if (slash != std::string::npos) s.set("k8s.namespace.name", key.substr(0, slash));
+    s.set("tributary.resource.name", slash == std::string::npos ? key : key.substr(slash + 1));
+    s.set("tributary.reconcile.result", std::string(kResult[static_cast<int>(results[i].kind())]));
+    if (keys.size() > 1) s.set("tributary.reconcile.batch_size", static_cast<int64_t>(keys.size()));
+    if (results[i].kind() == ReconcileResult::Kind::Error || results[i].kind() == ReconcileResult::Kind::Terminal) {
+      s.status = tracing::Span::Status::Error;
+      s.statusMessage = results[i].message();
+    }
+    tracer_->end(std::move(spans[i]));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "common/tracing/tracer.h"
 #include "operator/runtime/clock.h"
 #include "operator/runtime/rate_limiter.h"
 #include "operator/runtime/work_queue.h"
@@ -74,13 +75,17 @@ struct ControllerOptions {
   std::shared_ptr<Clock> clock;     // default: SystemClock
   std::unique_ptr<RateLimiter> rateLimiter;  // default: makeDefaultControllerRateLimiter
   prometheus::Registry* registry = nullptr;  // metrics go here when set; must outlive the controller
+  // Spans go here when set (one "reconcile <name>" span per key); must outlive the controller.
+  tracing::Tracer* tracer = nullptr;
 };
 
 // N worker threads over one WorkQueue (controller-runtime's controller): each
 // worker takes a key (or a batch), reconciles it, and acts on the result.
 // Metrics: tributary_operator_reconcile_total{controller,result} with result
 // success|requeue|error|terminal, tributary_operator_reconcile_duration_seconds{controller}
-// (measured on the controller's clock), plus the queue's series.
+// (measured on the controller's clock), plus the queue's series. With a tracer,
+// every key reconciled is a span "reconcile <name>" (the root of a trace of its
+// own; a batch's keys share its start and end) with the key and the result.
 //
 // Threads: construct, start() and stop() from one owning thread. queue() may be
 // used from any thread (informer event handlers add keys to it) at any time,
@@ -106,11 +111,14 @@ class Controller {
   Controller(ControllerOptions& options);
   void workerLoop();
   void handle(const std::string& key, const ReconcileResult& result);
+  void endSpans(std::vector<tracing::ActiveSpan>& spans, const std::vector<std::string>& keys,
+                const std::vector<ReconcileResult>& results);
 
   std::string name_;
   std::size_t workers_;
   std::size_t maxBatch_;
   std::shared_ptr<Clock> clock_;
+  tracing::Tracer* tracer_ = nullptr;
   std::shared_ptr<Reconciler> reconciler_;
   std::shared_ptr<BatchReconciler> batchReconciler_;
   std::unique_ptr<WorkQueue> queue_;

@@ -107,7 +107,15 @@ void installApiRoutes(HttpServer& server, const ApiConfig& config, std::chrono::
       if (req.has_header("Kafka-Key")) key = req.get_header_value("Kafka-Key");
       records.push_back(rawRecord(topic, req.body, std::move(key), contentType));
     }
-    auto r = produce.produce(topic, std::move(records), async == "true", received);
+    ProduceService::TraceHeaders trace;
+    if (req.has_header("traceparent")) {
+      trace.traceparent = req.get_header_value("traceparent");
+      trace.repeated = req.get_header_value_count("traceparent") > 1;
+      // Several tracestate headers are one list (W3C: combine them with commas).
+      for (size_t i = 0, n = req.get_header_value_count("tracestate"); i < n; ++i)
+        trace.tracestate += (i ? "," : "") + req.get_header_value("tracestate", i);
+    }
+    auto r = produce.produce(topic, std::move(records), async == "true", received, trace);
     reply(res, r.status, r.body, r.retryAfterSeconds);
   }));
   methodNotAllowed(s, recordsPath, "POST");

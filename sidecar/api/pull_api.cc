@@ -6,6 +6,7 @@
 #include "common/codec/base64.h"
 #include "common/codec/json_text.h"
 #include "common/codec/utf8.h"
+#include "common/tracing/trace_context.h"
 
 namespace tributary::sidecar {
 namespace {
@@ -147,6 +148,14 @@ std::string leasesToJson(const std::vector<LeaseBroker::Lease>& leases) {
         out += R"(:")" + base64Encode(value) + '"';
       }
       out += '}';
+    }
+    if (auto trace = tracing::fromRecordHeaders(r.headers)) {  // W3C trace context, for tracing libraries
+      out += R"(,"traceparent":)";
+      appendJsonString(out, tracing::formatTraceparent(*trace));
+      if (!trace->traceState.empty()) {
+        out += R"(,"tracestate":)";
+        appendJsonString(out, trace->traceState);
+      }
     }
     out += '}';
   }

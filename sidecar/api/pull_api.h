@@ -33,7 +33,7 @@ struct SettleRequest {
 std::variant<SettleRequest, ApiError> parseSettleRequest(const std::string& body, bool isNack);
 
 // `{"records":[{"id","topic","partition","offset","timestamp","attempt","key"|"keyBase64",
-//   "value"|"valueBase64","headers"[, "headersBase64"]}]}`: a value that is JSON is
+//   "value"|"valueBase64","headers"[, "headersBase64"][, "traceparent", "tracestate"]}]}`: a value that is JSON is
 // given parsed, anything else as base64; keys and header values as text when
 // they are UTF-8, else base64.
 std::string leasesToJson(const std::vector<LeaseBroker::Lease>& leases);

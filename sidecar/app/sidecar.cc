@@ -8,11 +8,14 @@
 #include "common/log/log.h"
 #include "common/metrics/exposition.h"
 #include "common/metrics/process_collector.h"
+#include "common/tracing/otlp_http_exporter.h"
+#include "common/tracing/tracer.h"
 #include "sidecar/api/api_routes.h"
 #include "sidecar/consume/deliverer.h"
 #include "sidecar/consume/kafka_consumer.h"
 #include "sidecar/consume/lease_broker.h"
 #include "sidecar/consume/subscription_runner.h"
+#include "sidecar/consume/tracing_deliverer.h"
 #include "sidecar/produce/kafka_producer.h"
 #include "sidecar/produce/produce_service.h"
 
@@ -44,7 +47,17 @@ class SidecarImpl final : public Sidecar {
     }
     producer_ = makeKafkaProducer(config_.kafka, bootstrap_, *metrics_.registry, error);
     if (!producer_) return false;
-    service_ = std::make_unique<ProduceService>(*producer_, metrics_, config_.kafka.deliveryTimeout);
+    if (config_.tracing.spansEnabled()) {
+      tracing::TracerOptions options;
+      options.serviceName = config_.tracing.serviceName;
+      options.samplingRatio = config_.tracing.samplingRatio;
+      tracer_ = std::make_unique<tracing::Tracer>(
+          options, tracing::makeOtlpHttpExporter(config_.tracing, config_.tracing.serviceName), metrics_.registry.get());
+      log::info("exporting spans over OTLP/HTTP",
+                {{"url", tracing::redactedUrl(tracing::otlpTracesUrl(config_.tracing.otlpEndpoint))},
+                 {"samplingRatio", std::to_string(config_.tracing.samplingRatio)}});
+    }
+    service_ = std::make_unique<ProduceService>(*producer_, metrics_, config_.kafka.deliveryTimeout, tracer_.get());
 
     for (const auto& sub : config_.subscriptions) {
       auto parts = std::make_unique<Subscription>();
@@ -61,6 +74,7 @@ class SidecarImpl final : public Sidecar {
         parts->deliverer = makeHttpPushDeliverer(sub.endpoint, sub.timeout, sub.pushConnections(),
                                                  "kafka://" + firstBroker, sub.batchSize);
       }
+      if (tracer_) parts->traced = makeTracingDeliverer(*parts->deliverer, *tracer_, sub);
       const KafkaConfig kafka = config_.kafka;
       const std::string bootstrap = bootstrap_;
       parts->runner = std::make_unique<SubscriptionRunner>(
@@ -68,7 +82,7 @@ class SidecarImpl final : public Sidecar {
           [kafka, bootstrap, sub, metrics = &metrics_](RebalanceListener& l, std::string& err) {
             return makeKafkaConsumer(kafka, bootstrap, sub, l, err, metrics);
           },
-          *parts->deliverer, *producer_, metrics_);
+          parts->traced ? *parts->traced : *parts->deliverer, *producer_, metrics_);
       if (!parts->runner->start(error)) return false;
       subscriptions_.push_back(std::move(parts));
     }
@@ -116,8 +130,10 @@ class SidecarImpl final : public Sidecar {
     // records arrive at once, so this wait is short.
     service_->waitIdle(std::max(left(), std::chrono::milliseconds(2000)));
     api_.stop();
-    admin_.stop();
     subscriptions_.clear();
+    // The last spans (those of the requests and deliveries just finished), within what is left of the grace period.
+    if (tracer_ && !tracer_->flush(left())) log::warn("grace period over before every span was exported");
+    admin_.stop();
     if (unflushed_ > 0)
       log::warn("grace period over with records unacknowledged; their requests were answered with an error",
                 {{"records", std::to_string(unflushed_)}});
@@ -195,12 +211,14 @@ class SidecarImpl final : public Sidecar {
   std::string bootstrap_;
   SidecarMetrics metrics_;
   std::shared_ptr<ProcessCollector> processCollector_ = std::make_shared<ProcessCollector>();
+  std::unique_ptr<tracing::Tracer> tracer_;  // spans enabled: tracing.otlpEndpoint is set
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<ProduceService> service_;
   // The deliverer is declared after the runner, so it is destroyed first: its
   // last callbacks still find the runner.
   struct Subscription {
     std::unique_ptr<SubscriptionRunner> runner;
+    std::unique_ptr<Deliverer> traced;  // wraps `deliverer` when spans are exported
     std::unique_ptr<Deliverer> deliverer;
     LeaseBroker* leases = nullptr;  // the deliverer, for pull subscriptions
   };

@@ -40,6 +40,9 @@ const std::vector<EnvOverride>& envOverrides() {
       {"TRIBUTARY_ADMIN_LISTEN", {"admin", "listen"}},
       {"TRIBUTARY_SHUTDOWN_GRACE_PERIOD", {"shutdown", "gracePeriod"}},
       {"TRIBUTARY_LOG_LEVEL", {"log", "level"}},
+      {"TRIBUTARY_TRACING_OTLP_ENDPOINT", {"tracing", "otlpEndpoint"}},
+      {"TRIBUTARY_TRACING_SERVICE_NAME", {"tracing", "serviceName"}},
+      {"TRIBUTARY_TRACING_SAMPLING_RATIO", {"tracing", "samplingRatio"}},
   };
   return k;
 }
@@ -281,6 +284,36 @@ void readSubscription(Reader& r, const YAML::Node& n, size_t index, Subscription
   }
 }
 
+void readTracing(Reader& r, const YAML::Node& t, tracing::TracingConfig& out) {
+  if (!r.mapping(t, "tracing", {"otlpEndpoint", "serviceName", "samplingRatio", "headers", "timeout"})) return;
+  r.string(t["otlpEndpoint"], "tracing.otlpEndpoint", out.otlpEndpoint);
+  if (!out.otlpEndpoint.empty())
+    if (std::string why = tracing::checkOtlpEndpoint(out.otlpEndpoint); !why.empty()) r.fail("tracing.otlpEndpoint", why);
+  r.string(t["serviceName"], "tracing.serviceName", out.serviceName);
+  if (t["serviceName"] && out.serviceName.empty()) r.fail("tracing.serviceName", "must not be empty");
+  r.number(t["samplingRatio"], "tracing.samplingRatio", out.samplingRatio, 0.0, 1.0);
+  if (auto h = t["headers"]; h && !h.IsNull()) {
+    if (!h.IsMap()) {
+      r.fail("tracing.headers", "must be a mapping of HTTP header names to values, e.g. {x-api-key: \"...\"}");
+    } else {
+      for (const auto& kv : h) {
+        const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        if (!tracing::isHttpHeaderName(name)) {
+          r.fail("tracing.headers", "\"" + name + "\" is not an HTTP header name");
+          continue;
+        }
+        // The value is never echoed: headers carry API keys.
+        if (!kv.second.IsScalar() || kv.second.Scalar().find_first_of("\r\n") != std::string::npos) {
+          r.fail("tracing.headers." + name, "must be a one-line string");
+          continue;
+        }
+        out.headers[name] = kv.second.Scalar();
+      }
+    }
+  }
+  r.duration(t["timeout"], "tracing.timeout", out.timeout, std::chrono::milliseconds(100));
+}
+
 std::string joinPath(const std::vector<std::string>& p) {
   std::string s;
   for (const auto& part : p) s += (s.empty() ? "" : ".") + part;
@@ -330,7 +363,7 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, c
 
   Reader r(fromEnv);
   SidecarConfig c;
-  r.mapping(root, "", {"kafka", "api", "admin", "shutdown", "log", "subscriptions"});
+  r.mapping(root, "", {"kafka", "api", "admin", "shutdown", "log", "subscriptions", "tracing"});
 
   if (auto k = root["kafka"]; r.mapping(k, "kafka", {"bootstrapServers", "properties", "deliveryTimeout"})) {
     r.string(k["bootstrapServers"], "kafka.bootstrapServers", c.kafka.bootstrapServers);
@@ -442,6 +475,7 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, c
                            "; dead letters are written to it, so add it there");
     }
   }
+  readTracing(r, root["tracing"], c.tracing);
 
   if (!r.errors.empty()) return {std::nullopt, r.errors};
   return {c, {}};

@@ -11,6 +11,7 @@
 #include "common/config/config_providers.h"
 #include "common/config/listen_address.h"
 #include "common/kafka/client_properties.h"
+#include "common/tracing/tracer.h"
 #include "sidecar/consume/retry_policy.h"
 
 namespace tributary::sidecar {
@@ -77,7 +78,15 @@ struct SidecarConfig {
   ShutdownConfig shutdown;
   std::string logLevel = "info";
   std::vector<SubscriptionConfig> subscriptions;
+  // W3C trace context always propagates; spans are exported only with
+  // tracing.otlpEndpoint (see "Tracing" in sidecar/README.md).
+  tracing::TracingConfig tracing = defaultTracing();
 
+  static tracing::TracingConfig defaultTracing() {
+    tracing::TracingConfig t;
+    t.serviceName = "tributary-sidecar";
+    return t;
+  }
   bool embeddedKafka() const { return kafka.bootstrapServers.empty(); }
 };
 

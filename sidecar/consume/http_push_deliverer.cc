@@ -11,6 +11,7 @@
 #include "common/codec/base64.h"
 #include "common/codec/json_text.h"
 #include "common/codec/utf8.h"
+#include "common/tracing/trace_context.h"
 #include "sidecar/consume/deliverer.h"
 
 namespace tributary::sidecar {
@@ -212,6 +213,17 @@ std::vector<std::pair<std::string, std::string>> cloudEventHeaders(const Consume
   for (const auto& [name, value] : r.headers)
     // Header values must be text on the wire; anything else travels as base64.
     h.emplace_back("Kafka-Header-" + name, isText(value) ? value : base64Encode(value));
+  // W3C trace context, for tracing libraries (which read `traceparent`, not
+  // Kafka-Header-traceparent) and as the CloudEvents distributed-tracing extension.
+  if (auto trace = tracing::fromRecordHeaders(r.headers)) {
+    const std::string traceparent = tracing::formatTraceparent(*trace);
+    h.emplace_back("traceparent", traceparent);
+    h.emplace_back("ce-traceparent", traceparent);
+    if (!trace->traceState.empty()) {
+      h.emplace_back("tracestate", trace->traceState);
+      h.emplace_back("ce-tracestate", trace->traceState);
+    }
+  }
   h.emplace_back("Content-Type", contentTypeOf(r, [&] { return r.value && isJsonText(*r.value); }));
   return h;
 }
@@ -234,6 +246,11 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
       headers.push_back(std::move(h));
     }
     if (!headers.empty()) e["tributaryheaders"] = std::move(headers);
+    // The CloudEvents distributed-tracing extension, per event: a batch mixes traces.
+    if (auto trace = tracing::fromRecordHeaders(r->headers)) {
+      e["traceparent"] = tracing::formatTraceparent(*trace);
+      if (!trace->traceState.empty()) e["tracestate"] = trace->traceState;
+    }
     // The value is checked once, for "data" and for the content type, and a JSON
     // value is embedded as the bytes it is in Kafka (not parsed and printed again).
     const bool isJson = r->value && isJsonText(*r->value);

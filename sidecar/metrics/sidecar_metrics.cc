@@ -74,6 +74,11 @@ SidecarMetrics::SidecarMetrics()
                            .Name("tributary_consumer_broker_up")
                            .Help("1 when a subscription's consumer is connected to the broker (librdkafka)")
                            .Register(*registry)),
+      invalidTraceparent(prometheus::BuildCounter()
+                             .Name("tributary_tracing_invalid_traceparent_total")
+                             .Help("Produce requests with a traceparent header that is not valid W3C trace context (ignored)")
+                             .Register(*registry)
+                             .Add({})),
       info(prometheus::BuildGauge()
                .Name("tributary_sidecar_info")
                .Help("Sidecar build information")

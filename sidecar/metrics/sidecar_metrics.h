@@ -42,6 +42,9 @@ struct SidecarMetrics {
   prometheus::Family<prometheus::Gauge>& consumerCommittedLag;
   prometheus::Family<prometheus::Gauge>& consumerBrokerRtt;
   prometheus::Family<prometheus::Gauge>& consumerBrokerUp;
+  // Produce requests whose `traceparent` header was not valid W3C trace
+  // context (ignored, as the spec says; the request is served as without it).
+  prometheus::Counter& invalidTraceparent;
   // 1 while the process is up.
   prometheus::Gauge& info;
 };

@@ -1,5 +1,7 @@
 #include "sidecar/produce/produce_service.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -81,17 +83,39 @@ class PendingProduce final : public DeliveryListener {
   size_t remaining_;                     // guarded by mutex_
 };
 
+bool hasTraceparent(const OutgoingRecord& r) {
+  for (const auto& [name, value] : r.headers)
+    if (name.size() == 11 && strncasecmp(name.c_str(), "traceparent", 11) == 0) return true;
+  return false;
+}
+
+// The produce span's messaging attributes (OpenTelemetry semantic conventions
+// for messaging, Kafka).
+void publishAttributes(tracing::Span& s, const std::string& topic, const std::vector<OutgoingRecord>& records) {
+  s.set("messaging.system", std::string("kafka"));
+  s.set("messaging.operation.type", std::string("publish"));
+  s.set("messaging.operation.name", std::string("publish"));
+  s.set("messaging.destination.name", topic);
+  if (records.size() == 1) {
+    if (records[0].key) s.set("messaging.kafka.message.key", *records[0].key);
+    if (!records[0].value) s.set("messaging.kafka.message.tombstone", true);
+  } else {
+    s.set("messaging.batch.message_count", static_cast<int64_t>(records.size()));
+  }
+}
+
 }  // namespace
 
-ProduceService::ProduceService(Producer& producer, SidecarMetrics& metrics, std::chrono::milliseconds deliveryTimeout)
-    : producer_(producer), metrics_(metrics), deliveryTimeout_(deliveryTimeout) {}
+ProduceService::ProduceService(Producer& producer, SidecarMetrics& metrics, std::chrono::milliseconds deliveryTimeout,
+                               tracing::Tracer* tracer)
+    : producer_(producer), metrics_(metrics), deliveryTimeout_(deliveryTimeout), tracer_(tracer) {}
 
 void ProduceService::countRequest(const std::string& topic, int status) {
   metrics_.produceRequests.Add({{"topic", topic}, {"code", std::to_string(status)}}).Increment();
 }
 
 ProduceService::Reply ProduceService::produce(const std::string& topic, std::vector<OutgoingRecord> records,
-                                              bool async, Clock::time_point received) {
+                                              bool async, Clock::time_point received, const TraceHeaders& trace) {
   {
     std::lock_guard lock(mutex_);
     ++running_;
@@ -111,6 +135,47 @@ ProduceService::Reply ProduceService::produce(const std::string& topic, std::vec
     countRequest(topic, reply.status);
     return reply;
   }
+
+  // W3C trace context: an invalid traceparent is ignored (the spec's rule),
+  // counted, and never fails the request.
+  std::optional<tracing::TraceContext> incoming;
+  if (!trace.traceparent.empty()) {
+    incoming = trace.repeated ? std::nullopt : tracing::parseTraceparent(trace.traceparent);
+    if (!incoming) metrics_.invalidTraceparent.Increment();
+    else if (!trace.tracestate.empty()) incoming->traceState = tracing::sanitizeTracestate(trace.tracestate);
+  }
+  std::optional<tracing::ActiveSpan> span;
+  std::optional<tracing::TraceContext> outgoing = incoming;
+  if (tracer_) {
+    span = tracer_->start("publish " + topic, tracing::Span::Kind::Producer, incoming);
+    outgoing = span->context();
+    if (span->recording) publishAttributes(span->span, topic, records);
+  }
+  if (outgoing) {
+    const std::string traceparent = tracing::formatTraceparent(*outgoing);
+    for (auto& r : records) {
+      if (hasTraceparent(r)) continue;  // the record's own context wins
+      r.headers.emplace_back("traceparent", traceparent);
+      if (!outgoing->traceState.empty()) r.headers.emplace_back("tracestate", outgoing->traceState);
+    }
+  }
+  // Ends the span with the answer (any return below).
+  struct EndSpan {
+    tracing::Tracer* tracer;
+    std::optional<tracing::ActiveSpan>& span;
+    const Reply& reply;
+    ~EndSpan() {
+      if (!span || !span->recording) return;
+      if (reply.status >= 400) {
+        span->span.status = tracing::Span::Status::Error;
+        auto body = Json::parse(reply.body, nullptr, false);
+        const std::string code = body.is_object() ? body.value("errorCode", "") : "";
+        span->span.set("error.type", code.empty() ? std::to_string(reply.status) : code);
+        if (body.is_object()) span->span.statusMessage = body.value("error", "");
+      }
+      tracer->end(std::move(*span));
+    }
+  } endSpan{tracer_, span, reply};
 
   auto pending = std::make_shared<PendingProduce>(records.size(), metrics_, topic);
   std::vector<ProduceError> errors;
@@ -169,6 +234,10 @@ ProduceService::Reply ProduceService::produce(const std::string& topic, std::vec
   // librdkafka reports every record by deliveryTimeout; the margin only guards
   // against a report that never comes, so a caller is never left hanging.
   auto reports = pending->wait(received + deliveryTimeout_ + std::chrono::seconds(10));
+  if (span && span->recording && reports.size() == 1 && reports[0].error == ProduceError::None) {
+    span->span.set("messaging.destination.partition.id", std::to_string(reports[0].partition));
+    span->span.set("messaging.kafka.offset", static_cast<int64_t>(reports[0].offset));
+  }
   for (size_t i = 0; i < reports.size(); ++i) {
     const auto& r = reports[i];
     if (i) slots.push_back(',');

@@ -355,7 +355,7 @@ TEST_P(BadConfig, IsRefusedWithEveryMessage) {
   EXPECT_THAT(r.errors, ElementsAreArray(c.errors));
 }
 
-const std::string kTopKeys = "(known keys here: admin, api, kafka, log, shutdown, subscriptions)";
+const std::string kTopKeys = "(known keys here: admin, api, kafka, log, shutdown, subscriptions, tracing)";
 const std::string kApiKeys = "(known keys here: allowedTopics, listen, maxBodyBytes, token, tokenFile, workerThreads)";
 const std::string kDurationHint = "write e.g. \"500ms\", \"10s\" or \"1m\"";
 const std::string kListenHint = "write host:port, e.g. \"127.0.0.1:9191\"";
