@@ -362,7 +362,7 @@ Row runRaw(const std::string& bootstrap, const std::string& topic, size_t payloa
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // The sidecar's settings (sidecar/produce/kafka_producer.cc), deliveryTimeout 30 s.
   std::map<std::string, std::string> props = {{"bootstrap.servers", bootstrap},     {"acks", "all"},
-                                              {"enable.idempotence", "true"},       {"linger.ms", "5"},
+                                              {"enable.idempotence", "true"},       {"linger.ms", "1"},
                                               {"message.timeout.ms", "30000"},      {"statistics.interval.ms", "10000"},
                                               {"client.id", "tributary-bench-raw"}, {"log_level", "3"}};
   for (const auto& [k, v] : o.kafkaProperties) props[k] = v;
@@ -1166,7 +1166,7 @@ int run(const Options& o) {
     // The sidecar's producer settings (sidecar/produce/kafka_producer.cc), as in runRaw.
     std::map<std::string, std::string> props = {{"acks", "all"},
                                                 {"enable.idempotence", "true"},
-                                                {"linger.ms", "5"},
+                                                {"linger.ms", "1"},
                                                 {"message.timeout.ms", "30000"},
                                                 {"statistics.interval.ms", "10000"},
                                                 {"client.id", "tributary-bench-paced"},
