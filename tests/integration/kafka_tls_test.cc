@@ -19,6 +19,7 @@
 #include <prometheus/registry.h>
 #include <sstream>
 
+#include "tests/support/temp_dir.h"
 #include "common/config/config_providers.h"
 #include "common/kafka/client_properties.h"
 #include "operator/kafka/reloading_cluster_admin.h"
@@ -39,24 +40,7 @@ namespace {
 
 const std::string kCanary = "CANARY-7f3a9c-do-not-leak";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tributary-tls-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& content) const {
-    const auto p = path_ / name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p.string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using tributary::test::TempDir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

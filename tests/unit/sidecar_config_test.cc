@@ -9,6 +9,7 @@
 #include <functional>
 #include <ostream>
 
+#include "tests/support/temp_dir.h"
 #include "sidecar/config/sidecar_config.h"
 
 using namespace tributary::sidecar;
@@ -41,26 +42,7 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-// A private directory for token and config files, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tributary-config-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-
-  std::string write(const std::string& name, const std::string& content) const {
-    const auto p = path_ / name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p.string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using tributary::test::TempDir;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
 #include "operator/app/operator_config.h"
 #include "operator/kafka/reloading_cluster_admin.h"
 #include "fake_cluster_admin.h"
@@ -21,32 +22,12 @@ using testing::Not;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tributary-credentials-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  // Written beside and renamed onto the path: a new inode, as Kubernetes'
-  // symlink swap gives a mounted Secret.
-  std::string replace(const std::string& name, const std::string& content) const {
-    const auto tmp = path_ / (name + ".tmp");
-    std::ofstream(tmp, std::ios::binary) << content;
-    std::filesystem::rename(tmp, path_ / name);
-    return (path_ / name).string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using tributary::test::TempDir;
 
 // Makes FakeClusterAdmins and remembers the properties each was made with.
 struct RecordingFactory {
   std::vector<std::map<std::string, std::string>> made;
-  std::vector<test::FakeClusterAdmin*> admins;
+  std::vector<op::test::FakeClusterAdmin*> admins;
   bool refuse = false;
   kafka::ReloadingClusterAdmin::Factory factory() {
     return [this](const kafka::ClusterConnection& c, std::string& error) -> std::unique_ptr<kafka::ClusterAdmin> {
@@ -55,7 +36,7 @@ struct RecordingFactory {
         return nullptr;
       }
       made.push_back(c.properties);
-      auto a = std::make_unique<test::FakeClusterAdmin>();
+      auto a = std::make_unique<op::test::FakeClusterAdmin>();
       admins.push_back(a.get());
       return a;
     };
