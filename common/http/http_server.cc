@@ -8,12 +8,12 @@
 
 namespace tributary {
 
-HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes)
-    : HttpServer(std::make_unique<httplib::Server>(), workerThreads, maxBodyBytes) {}
+HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes, ListenerLimits limits)
+    : HttpServer(std::make_unique<ManagedServer>(workerThreads, std::move(limits)), workerThreads, maxBodyBytes) {}
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThreads, size_t maxBodyBytes)
-    : server_(std::move(server)) {
-  server_->new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
+    : server_(std::move(server)), managed_(dynamic_cast<ManagedServer*>(server_.get())) {
+  if (!managed_) server_->new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
   server_->set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which lets a second process bind
   // the same port and silently share the traffic; a taken port must be an error.
@@ -23,9 +23,10 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
     listenFd_ = sock;
   });
   server_->set_keep_alive_max_count(1'000'000);
-  // An idle keep-alive connection holds its worker, and stop() waits for it,
-  // for up to this long (httplib only checks for shutdown between requests):
-  // short, so that shutdown is prompt; clients simply reconnect after idling.
+  // httplib's own model (HTTPS): an idle keep-alive connection holds its
+  // worker, and stop() waits for it, for up to this long (httplib only checks
+  // for shutdown between requests): short, so that shutdown is prompt; clients
+  // simply reconnect after idling. A ManagedServer uses ListenerLimits instead.
   server_->set_keep_alive_timeout(2);
   server_->set_read_timeout(30);
   server_->set_write_timeout(30);
@@ -97,6 +98,7 @@ void HttpServer::stop() {
   started_ = false;
   server_->stop();
   if (thread_.joinable()) thread_.join();
+  if (managed_) managed_->stopServing();
 }
 
 std::string HttpServer::errorBody(const std::string& code, const std::string& message) {

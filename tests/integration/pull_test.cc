@@ -4,10 +4,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 
+#include "tests/support/raw_socket.h"
 #include "tests/support/record_reader.h"
 #include "tests/support/sidecar_fixture.h"
 
@@ -16,6 +21,12 @@ using namespace std::chrono_literals;
 using tributary::sidecar::SubscriptionConfig;
 
 namespace {
+
+std::string shellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
 
 class Pull : public tributary::test::SidecarTest {
  protected:
@@ -199,6 +210,92 @@ TEST_F(Pull, ANackThatIsNotRetryableDeadLettersAtOnce) {
   std::map<std::string, std::string> h(dead[0].headers.begin(), dead[0].headers.end());
   EXPECT_EQ(h["tributary.dlq.attempts"], "1");
   EXPECT_EQ(h["tributary.dlq.error"], "nacked by the app: schema violation");
+}
+
+// curl -X POST sends no body and no Content-Length, as many clients do for a
+// POST that needs none. Such a request has an empty body (RFC 9112 §6.3); the
+// HTTP layer used to wait for the connection to close and answer 400.
+TEST_F(Pull, APostWithNoBodyAndNoContentLengthIsAPollWithAnEmptyBody) {
+  produce(1);
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    // Keep-alive, as curl would: the answer must come without the client closing.
+    tributary::test::RawSocket s(sidecar->apiPort());
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.send("POST /v1/subscriptions/jobs/poll?max=100&waitMs=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Accept: */*\r\n\r\n"));
+    // The answer, then a second request on the same connection with Connection: close.
+    ASSERT_TRUE(s.send("POST /v1/subscriptions/jobs/poll?max=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    const std::string answer = s.readUntilClosed(60s);  // a hang guard: both answers arrive long before
+    ASSERT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+    ASSERT_NE(answer.find("HTTP/1.1 200", 1), std::string::npos) << "the second request of the connection: " << answer;
+    if (answer.find("\"offset\":0") != std::string::npos) return;  // the record was leased
+  }
+  FAIL() << "the produced record was never polled";
+}
+
+// The pull examples of sidecar/README.md, run as written with curl (only the
+// port and the example lease ids are replaced by the test's own).
+TEST_F(Pull, TheReadmePullExamplesWorkAsWrittenWithCurl) {
+  if (std::system("command -v curl >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "curl is not installed; the bodiless POST itself is covered by "
+                    "APostWithNoBodyAndNoContentLengthIsAPollWithAnEmptyBody";
+  std::ifstream readme(std::string(TRIBUTARY_SOURCE_DIR) + "/sidecar/README.md");
+  ASSERT_TRUE(readme) << "sidecar/README.md";
+  // The first ```sh block of "## Pull subscriptions": each curl line and the
+  // comment line right after it (the answer it shows).
+  std::vector<std::pair<std::string, std::string>> examples;
+  std::string line;
+  bool inSection = false, inBlock = false;
+  while (std::getline(readme, line)) {
+    if (line.rfind("## ", 0) == 0) inSection = line == "## Pull subscriptions";
+    if (!inSection) continue;
+    if (line.rfind("```", 0) == 0) {
+      if (inBlock) break;
+      inBlock = true;
+      continue;
+    }
+    if (!inBlock) continue;
+    if (line.rfind("curl ", 0) == 0) examples.push_back({line, ""});
+    else if (line.rfind("# ", 0) == 0 && !examples.empty() && examples.back().second.empty())
+      examples.back().second = line.substr(2);
+  }
+  ASSERT_EQ(examples.size(), 3u) << "poll, ack and nack";
+  ASSERT_NE(examples[0].first.find("/poll"), std::string::npos);
+  ASSERT_NE(examples[1].first.find("/ack"), std::string::npos);
+  ASSERT_NE(examples[2].first.find("/nack"), std::string::npos);
+
+  const std::string port = std::to_string(sidecar->apiPort());
+  auto run = [&](std::string command, const std::map<std::string, std::string>& replace) {
+    command = std::regex_replace(command, std::regex("127\\.0\\.0\\.1:9191"), "127.0.0.1:" + port);
+    for (const auto& [from, to] : replace) command = std::regex_replace(command, std::regex(from), to);
+    // `timeout` is a hang guard around the command, which stays as written.
+    FILE* p = ::popen(("timeout 60 sh -c " + shellQuote(command) + " 2>/dev/null").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    if (p) ::pclose(p);
+    return out;
+  };
+
+  produce(2, 0);
+  std::vector<Json> got;
+  for (auto until = std::chrono::steady_clock::now() + 60s; got.size() < 2 && std::chrono::steady_clock::now() < until;) {
+    Json answer = Json::parse(run(examples[0].first, {}), nullptr, false);
+    ASSERT_TRUE(answer.is_object() && answer["records"].is_array()) << answer.dump();
+    for (auto& r : answer["records"]) got.push_back(r);
+  }
+  ASSERT_EQ(got.size(), 2u);
+  // The record fields the README's answer shows.
+  Json shown = Json::parse(examples[0].second.substr(0, examples[0].second.find("\"attempt\"")) + "\"attempt\":1}]}",
+                           nullptr, false);
+  ASSERT_TRUE(shown.is_object()) << examples[0].second;
+  for (const auto& [field, value] : shown["records"][0].items()) EXPECT_TRUE(got[0].contains(field)) << field;
+
+  const std::string first = got[0]["id"], second = got[1]["id"];
+  EXPECT_EQ(Json::parse(run(examples[1].first, {{"3f9a01c2-17", first}}), nullptr, false),
+            Json::parse(examples[1].second));
+  EXPECT_EQ(Json::parse(run(examples[2].first, {{"3f9a01c2-18", second}}), nullptr, false),
+            Json::parse(examples[2].second));
 }
 
 class PullShortLease : public Pull {
