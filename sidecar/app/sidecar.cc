@@ -53,7 +53,11 @@ class SidecarImpl final : public Sidecar {
       // default enough for maxInFlight but at most 16, so that an app with a
       // small thread pool is not flooded with connections it cannot serve.
       if (sub.mode == SubscriptionConfig::Mode::Pull) {
-        auto broker = std::make_unique<LeaseBroker>(sub.name, sub.ackTimeout);
+        using O = SubscriptionConfig::Ordering;
+        auto broker = std::make_unique<LeaseBroker>(sub.name, sub.ackTimeout,
+                                                    sub.ordering == O::Partition ? LeaseBroker::Ordering::Partition
+                                                    : sub.ordering == O::Key     ? LeaseBroker::Ordering::Key
+                                                                                 : LeaseBroker::Ordering::None);
         parts->leases = broker.get();
         pull_[sub.name] = broker.get();
         parts->deliverer = std::move(broker);

@@ -322,17 +322,65 @@ class PullByPartition : public Pull {
   void adjust(SubscriptionConfig& s) override { s.ordering = SubscriptionConfig::Ordering::Partition; }
 };
 
-TEST_F(PullByPartition, PartitionOrderingLeasesOneRecordPerPartitionAtATimeInOffsetOrder) {
-  produce(5, 1);
-  std::vector<int64_t> offsets;
-  for (int i = 0; i < 5; ++i) {
-    auto got = pollUntil(1, "max=100&waitMs=2000");
-    ASSERT_EQ(got.size(), 1u) << "only the head of the partition is leased";
-    offsets.push_back(got[0]["offset"].get<int64_t>());
-    ASSERT_EQ(settle("ack", {{"ids", ids(got)}}).first, 200);
-  }
+std::vector<int64_t> offsetsOf(const std::vector<Json>& records) {
+  std::vector<int64_t> out;
+  for (const auto& r : records) out.push_back(r["offset"].get<int64_t>());
+  return out;
+}
+
+TEST_F(PullByPartition, PartitionOrderingLeasesABatchOfAPartitionInOffsetOrder) {
+  produce(20, 1);
+  auto got = pollUntil(20);
+  ASSERT_EQ(got.size(), 20u) << "consecutive records of the partition are leased together";
+  auto offsets = offsetsOf(got);
   EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end()));
-  EXPECT_EQ(std::set<int64_t>(offsets.begin(), offsets.end()).size(), 5u);
+  EXPECT_EQ(std::set<int64_t>(offsets.begin(), offsets.end()).size(), 20u);
+  ASSERT_EQ(settle("ack", {{"ids", ids(got)}}).second["acknowledged"], 20);
+}
+
+// A nacked record comes back before everything after it: the later leases of
+// its partition end with it (their acks are answered `expired`) and the
+// records are leased again after it, in order.
+TEST_F(PullByPartition, ANackReturnsTheLaterLeasesOfThePartitionAndTheyComeBackAfterItInOrder) {
+  produce(6, 1);
+  auto got = pollUntil(6);
+  ASSERT_EQ(got.size(), 6u);
+  ASSERT_EQ(offsetsOf(got), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  ASSERT_EQ(settle("ack", {{"ids", Json::array({got[0]["id"]})}}).second["acknowledged"], 1);
+  ASSERT_EQ(settle("nack", {{"ids", Json::array({got[1]["id"]})}}).second["nacked"], 1);
+  auto [status, late] = settle("ack", {{"ids", Json::array({got[2]["id"], got[5]["id"]})}});
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(late["acknowledged"], 0);
+  EXPECT_EQ(late["expired"], Json::array({got[2]["id"], got[5]["id"]}));
+  auto again = pollUntil(5);
+  ASSERT_EQ(again.size(), 5u);
+  EXPECT_EQ(offsetsOf(again), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(again[0]["attempt"], 2) << "the nacked record's next attempt";
+  EXPECT_EQ(again[1]["attempt"], 1) << "a returned record's attempt did not fail";
+  EXPECT_EQ(settle("ack", {{"ids", ids(again)}}).second["acknowledged"], 5);
+  awaitDeliveries("success", 6);
+  EXPECT_EQ(deliveries("success"), 6);
+}
+
+class PullByPartitionShortLease : public Pull {
+  void adjust(SubscriptionConfig& s) override {
+    s.ordering = SubscriptionConfig::Ordering::Partition;
+    s.ackTimeout = 1s;
+  }
+};
+
+TEST_F(PullByPartitionShortLease, AnExpiredLeaseReturnsTheLaterLeasesOfThePartition) {
+  produce(3, 2);
+  auto got = pollUntil(3);
+  ASSERT_EQ(got.size(), 3u);
+  // Offsets 1 and 2 are acked, 0 never: it expires and the acks that arrive
+  // afterwards find 1 and 2 returned with it. Acking them first would have
+  // settled them: an app that needs order acks in order.
+  auto again = pollUntil(3, "max=10&waitMs=5000");
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(offsetsOf(again), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(settle("ack", {{"ids", Json::array({got[1]["id"], got[2]["id"]})}}).second["expired"].size(), 2u);
+  EXPECT_EQ(settle("ack", {{"ids", ids(again)}}).second["acknowledged"], 3);
 }
 
 TEST_F(Pull, PollOnAPushOrUnknownSubscriptionAndBadRequestsAreClearErrors) {
