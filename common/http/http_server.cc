@@ -32,6 +32,12 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
   server_->set_write_timeout(30);
   server_->set_payload_max_length(maxBodyBytes);
   server_->set_error_handler([maxBodyBytes](const httplib::Request& req, httplib::Response& res) {
+    if (ManagedServer::refusedForBudget()) {
+      res.set_header("Retry-After", "1");
+      return setError(res, 503, "OVERLOADED",
+                      "requests in flight hold the listener's whole byte budget (maxInflightBytes); retry after "
+                      "the Retry-After seconds");
+    }
     if (!res.body.empty()) return;  // a handler already said what went wrong
     switch (res.status) {
       case 404:

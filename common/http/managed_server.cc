@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -69,6 +70,17 @@ void ipAndPort(const sockaddr_storage& addr, std::string& ip, int& port) {
   }
 }
 
+// The request a worker thread is handling, for httplib's hooks (which run on
+// that thread and know nothing of connections).
+struct RequestState {
+  size_t reserved = 0;      // bytes of the budget this request holds
+  size_t discard = 0;       // refused: Content-Length bytes to read and throw away
+  bool refused = false;     // refused for the budget
+  bool countBody = false;   // chunked: reserve the body's bytes as they arrive
+  bool cutOff = false;      // a chunked body went past the budget
+};
+thread_local RequestState* tlRequest = nullptr;
+
 }  // namespace
 
 struct ManagedServer::Conn {
@@ -125,12 +137,24 @@ namespace {
 // timeout per write as httplib's own stream does.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(ManagedServer::Conn& c, Clock::time_point deadline, int writeTimeoutMs)
-      : c_(c), deadline_(deadline), writeTimeoutMs_(writeTimeoutMs) {}
+  DeadlineStream(ManagedServer::Conn& c, Clock::time_point deadline, int writeTimeoutMs, ManagedServer* budget)
+      : c_(c), deadline_(deadline), writeTimeoutMs_(writeTimeoutMs), budget_(budget) {}
 
   bool is_readable() const override;
   bool is_writable() const override { return waitFor(fd(), POLLOUT, writeTimeoutMs_) > 0; }
-  ssize_t read(char* ptr, size_t size) override;
+  ssize_t read(char* ptr, size_t size) override {
+    ssize_t n = readRaw(ptr, size);
+    // A chunked body reserves its bytes as they arrive (RequestState::countBody).
+    if (n > 0 && budget_ && tlRequest && tlRequest->countBody) {
+      if (!budget_->reserve(static_cast<size_t>(n))) {
+        tlRequest->cutOff = true;
+        return -1;
+      }
+      tlRequest->reserved += static_cast<size_t>(n);
+    }
+    return n;
+  }
+  ssize_t readRaw(char* ptr, size_t size);
   ssize_t write(const char* ptr, size_t size) override {
     if (!is_writable()) return -1;
     for (;;) {
@@ -156,6 +180,7 @@ class DeadlineStream final : public httplib::Stream {
   ManagedServer::Conn& c_;
   const Clock::time_point deadline_;
   const int writeTimeoutMs_;
+  ManagedServer* const budget_;  // null: no budget
 };
 
 }  // namespace
@@ -167,7 +192,7 @@ bool DeadlineStream::is_readable() const {
   return Clock::now() < deadline_ && waitFor(c_.fd, POLLIN, msUntil(deadline_)) > 0;
 }
 
-ssize_t DeadlineStream::read(char* ptr, size_t size) {
+ssize_t DeadlineStream::readRaw(char* ptr, size_t size) {
   if (const size_t have = c_.buffered(); have > 0) {
     const size_t n = std::min(size, have);
     std::memcpy(ptr, c_.buf.data() + c_.off, n);
@@ -199,6 +224,15 @@ ssize_t DeadlineStream::read(char* ptr, size_t size) {
 
 ManagedServer::ManagedServer(size_t workers, ListenerLimits limits) : limits_(std::move(limits)) {
   new_task_queue = [] { return new InlineQueue(); };
+  if (limits_.maxInflightBytes > 0) {
+    // Runs after the head is read and before httplib reads the body: a refused
+    // request is answered without its body ever being held.
+    set_pre_routing_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!tlRequest || !tlRequest->refused) return HandlerResponse::Unhandled;
+      res.status = 503;  // the error handler says why, with Retry-After
+      return HandlerResponse::Handled;
+    });
+  }
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -404,12 +438,54 @@ void ManagedServer::workerLoop(bool priority) {
   }
 }
 
+bool ManagedServer::reserve(size_t bytes) {
+  size_t now = inflightBytes_.load();
+  do {
+    if (now + bytes > limits_.maxInflightBytes) return false;
+  } while (!inflightBytes_.compare_exchange_weak(now, now + bytes));
+  return true;
+}
+
+bool ManagedServer::refusedForBudget() { return tlRequest && (tlRequest->refused || tlRequest->cutOff); }
+
 void ManagedServer::serve(Conn* c) {
   const int writeTimeoutMs = static_cast<int>(write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000);
+  const bool budget = limits_.maxInflightBytes > 0;
   for (;;) {
     bool closed = false;
-    DeadlineStream stream(*c, Clock::now() + limits_.requestTimeout, writeTimeoutMs);
-    const bool ok = process_request(stream, stopping_.load(), closed, bodylessMeansEmpty);
+    DeadlineStream stream(*c, Clock::now() + limits_.requestTimeout, writeTimeoutMs, budget ? this : nullptr);
+    RequestState state;
+    tlRequest = &state;
+    // After the head is parsed, before routing (and the body).
+    auto setup = [&](httplib::Request& req) {
+      bodylessMeansEmpty(req);
+      if (!budget) return;
+      if (req.has_header("Transfer-Encoding")) {
+        state.countBody = true;
+        return;
+      }
+      const std::string length = req.get_header_value("Content-Length");
+      const size_t bytes = std::strtoull(length.c_str(), nullptr, 10);
+      if (bytes == 0) return;
+      if (reserve(bytes)) {
+        state.reserved = bytes;
+      } else {
+        state.refused = true;
+        state.discard = bytes;
+      }
+    };
+    bool ok = process_request(stream, stopping_.load(), closed, setup);
+    tlRequest = nullptr;
+    inflightBytes_ -= state.reserved;
+    if (state.cutOff) return closeConn(c);
+    // A refused body was never read: throw it away, so that the connection
+    // can carry the next request (and the client reads its 503 rather than a reset).
+    char scratch[16 * 1024];
+    while (ok && state.discard > 0) {
+      const ssize_t n = stream.read(scratch, std::min(sizeof scratch, state.discard));
+      if (n <= 0) ok = false;
+      else state.discard -= static_cast<size_t>(n);
+    }
     if (!ok || closed || stopping_) return closeConn(c);
     c->scanned = c->off;  // what follows is the next request
     if (c->headComplete()) continue;  // pipelined

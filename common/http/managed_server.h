@@ -34,6 +34,14 @@ struct ListenerLimits {
   // probes answer while data-plane or scrape requests occupy every worker.
   std::vector<std::string> priorityPaths{"/healthz", "/readyz"};
   size_t priorityWorkers = 1;
+  // The request bytes all requests in flight may hold together (0: no
+  // budget). A request is admitted before its body is read: with a
+  // Content-Length it reserves that many bytes at once; a chunked body
+  // reserves its bytes as they arrive. Past the budget: 503 with
+  // Retry-After: 1 (a refused Content-Length body is read and thrown away, so
+  // that the connection stays usable; a chunked one is cut off and the
+  // connection closed). Reservations end when the answer is written.
+  size_t maxInflightBytes = 0;
 };
 
 // An httplib::Server that does not give each connection a thread. httplib's
@@ -61,6 +69,13 @@ class ManagedServer final : public httplib::Server {
   void stopServing();
 
   size_t openConnections() const { return open_.load(); }
+  size_t inflightBytes() const { return inflightBytes_.load(); }
+
+  // On a worker thread, while httplib handles a request: whether the request
+  // was refused for the byte budget (the error handler then answers 503).
+  static bool refusedForBudget();
+  // Takes `bytes` of the budget; false (nothing taken) past it. Any thread.
+  bool reserve(size_t bytes);
 
   struct Conn;
 
@@ -85,6 +100,7 @@ class ManagedServer final : public httplib::Server {
   int epoll_ = -1;
   int wake_ = -1;  // eventfd
   std::atomic<size_t> open_{0};
+  std::atomic<size_t> inflightBytes_{0};
   std::atomic<bool> stopping_{false};
 
   // Reactor thread only.

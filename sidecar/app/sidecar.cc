@@ -19,12 +19,26 @@
 namespace tributary::sidecar {
 namespace {
 
+// What the listeners guarantee (sidecar/README.md, "Listeners").
+ListenerLimits apiLimits(const ApiConfig& api) {
+  ListenerLimits l;
+  l.maxConnections = 1024;
+  l.maxInflightBytes = api.maxInflightBytes;
+  l.priorityPaths = {};  // no probes on the API listener
+  return l;
+}
+ListenerLimits adminLimits() {
+  ListenerLimits l;
+  l.maxConnections = 256;  // 0.0.0.0: any pod can reach it
+  return l;
+}
+
 class SidecarImpl final : public Sidecar {
  public:
   explicit SidecarImpl(const SidecarConfig& config)
       : config_(config),
-        api_(static_cast<size_t>(config.api.workerThreads), config.api.maxBodyBytes),
-        admin_(4, 64 * 1024) {}
+        api_(static_cast<size_t>(config.api.workerThreads), config.api.maxBodyBytes, apiLimits(config.api)),
+        admin_(4, 64 * 1024, adminLimits()) {}
 
   ~SidecarImpl() override { shutdown(); }
 
