@@ -1,5 +1,6 @@
 #include "common/http/http_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -28,6 +29,10 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
   // for shutdown between requests): short, so that shutdown is prompt; clients
   // simply reconnect after idling. A ManagedServer uses ListenerLimits instead.
   server_->set_keep_alive_timeout(2);
+  // A ManagedServer only announces it (Keep-Alive: timeout=N): say its own.
+  if (managed_)
+    server_->set_keep_alive_timeout(std::max<time_t>(
+        1, std::chrono::duration_cast<std::chrono::seconds>(managed_->limits().idleTimeout).count()));
   server_->set_read_timeout(30);
   server_->set_write_timeout(30);
   server_->set_payload_max_length(maxBodyBytes);

@@ -69,6 +69,7 @@ class ManagedServer final : public httplib::Server {
   void stopServing();
 
   size_t openConnections() const { return open_.load(); }
+  const ListenerLimits& limits() const { return limits_; }
   size_t inflightBytes() const { return inflightBytes_.load(); }
 
   // On a worker thread, while httplib handles a request: whether the request

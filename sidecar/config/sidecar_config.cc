@@ -378,7 +378,9 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env) {
     r.stringList(a["allowedTopics"], "api.allowedTopics", c.api.allowedTopics, checkTopicName);
     r.integer(a["workerThreads"], "api.workerThreads", c.api.workerThreads, 1, 4096);
     r.integer(a["maxInflightBytes"], "api.maxInflightBytes", c.api.maxInflightBytes, 1024, 64LL * 1024 * 1024 * 1024);
-    if (c.api.maxInflightBytes < c.api.maxBodyBytes)
+    // Unset, the budget grows with a larger body limit: one largest body always fits.
+    if (!a["maxInflightBytes"]) c.api.maxInflightBytes = std::max(c.api.maxInflightBytes, c.api.maxBodyBytes);
+    else if (c.api.maxInflightBytes < c.api.maxBodyBytes)
       r.fail("api.maxInflightBytes", "must be at least api.maxBodyBytes (" + std::to_string(c.api.maxBodyBytes) +
                                          "): a body of the largest allowed size must fit; raise it or lower "
                                          "api.maxBodyBytes");
