@@ -477,10 +477,18 @@ void ManagedServer::serve(Conn* c) {
     bool ok = process_request(stream, stopping_.load(), closed, setup);
     tlRequest = nullptr;
     inflightBytes_ -= state.reserved;
-    if (state.cutOff) return closeConn(c);
+    char scratch[16 * 1024];
+    if (state.cutOff) {
+      // Close only after the client sent the rest (until the request deadline):
+      // closing with unread bytes would reset the connection, and the client
+      // might lose the 503 it has not read yet.
+      ::shutdown(c->fd, SHUT_WR);
+      while (stream.read(scratch, sizeof scratch) > 0) {
+      }
+      return closeConn(c);
+    }
     // A refused body was never read: throw it away, so that the connection
     // can carry the next request (and the client reads its 503 rather than a reset).
-    char scratch[16 * 1024];
     while (ok && state.discard > 0) {
       const ssize_t n = stream.read(scratch, std::min(sizeof scratch, state.discard));
       if (n <= 0) ok = false;

@@ -378,13 +378,14 @@ void SubscriptionRunner::reclaim(const std::vector<std::shared_ptr<const Consume
 }
 
 void SubscriptionRunner::onAttempt(const PendingPtr& p, AttemptResult result) {
+  // Ordered pull: the later records the deliverer handed back with a failure
+  // are waiting again, behind it. Taken even for a revoked partition's late
+  // failure, so that no hold outlives it in the deliverer.
+  if (result.outcome != AttemptOutcome::Delivered) reclaim(deliverer_.takeReturned(*p->record));
   if (!current(p)) return;  // the partition was revoked meanwhile; the new owner redelivers
   --inFlight_;
   attemptDuration_.Observe(result.took.count());
   if (result.outcome == AttemptOutcome::Delivered) return settle(p, Settled::Success);
-  // Ordered pull: the later records the deliverer handed back with the failure
-  // are waiting again, behind this one.
-  reclaim(deliverer_.takeReturned(*p->record));
   p->lastError = result.error;
   if (result.outcome == AttemptOutcome::Retryable && !retry_.exhausted(p->attempts)) {
     logRetry(*p);
