@@ -37,13 +37,16 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
   server_->set_write_timeout(30);
   server_->set_payload_max_length(maxBodyBytes);
   server_->set_error_handler([maxBodyBytes](const httplib::Request& req, httplib::Response& res) {
-    if (ManagedServer::refusedForBudget()) {
+    const auto refusal = ManagedServer::refusal();
+    if (refusal == ManagedServer::Refusal::TooLarge) res.status = 413;
+    if (refusal == ManagedServer::Refusal::OverBudget) {
       res.set_header("Retry-After", "1");
       return setError(res, 503, "OVERLOADED",
                       "requests in flight hold the listener's whole byte budget (maxInflightBytes); retry after "
                       "the Retry-After seconds");
     }
-    if (!res.body.empty()) return;  // a handler already said what went wrong
+    // A handler already said what went wrong.
+    if (!res.body.empty() && refusal == ManagedServer::Refusal::None) return;
     switch (res.status) {
       case 404:
         setError(res, 404, "NOT_FOUND", "no such endpoint: " + req.method + " " + req.path);

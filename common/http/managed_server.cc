@@ -78,6 +78,8 @@ struct RequestState {
   bool refused = false;     // refused for the budget
   bool countBody = false;   // chunked: reserve the body's bytes as they arrive
   bool cutOff = false;      // a chunked body went past the budget
+  bool tooLarge = false;    // a chunked body went past the payload limit
+  size_t maxBody = 0;       // the payload limit
 };
 thread_local RequestState* tlRequest = nullptr;
 
@@ -146,7 +148,9 @@ class DeadlineStream final : public httplib::Stream {
     ssize_t n = readRaw(ptr, size);
     // A chunked body reserves its bytes as they arrive (RequestState::countBody).
     if (n > 0 && budget_ && tlRequest && tlRequest->countBody) {
-      if (!budget_->reserve(static_cast<size_t>(n))) {
+      // Past the body limit it is a 413 (retrying cannot help), not a 503.
+      if (tlRequest->reserved + static_cast<size_t>(n) > tlRequest->maxBody) tlRequest->tooLarge = true;
+      if (tlRequest->tooLarge || !budget_->reserve(static_cast<size_t>(n))) {
         tlRequest->cutOff = true;
         return -1;
       }
@@ -446,7 +450,11 @@ bool ManagedServer::reserve(size_t bytes) {
   return true;
 }
 
-bool ManagedServer::refusedForBudget() { return tlRequest && (tlRequest->refused || tlRequest->cutOff); }
+ManagedServer::Refusal ManagedServer::refusal() {
+  if (!tlRequest) return Refusal::None;
+  if (tlRequest->tooLarge) return Refusal::TooLarge;
+  return tlRequest->refused || tlRequest->cutOff ? Refusal::OverBudget : Refusal::None;
+}
 
 void ManagedServer::serve(Conn* c) {
   const int writeTimeoutMs = static_cast<int>(write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000);
@@ -455,6 +463,7 @@ void ManagedServer::serve(Conn* c) {
     bool closed = false;
     DeadlineStream stream(*c, Clock::now() + limits_.requestTimeout, writeTimeoutMs, budget ? this : nullptr);
     RequestState state;
+    state.maxBody = payload_max_length_;
     tlRequest = &state;
     // After the head is parsed, before routing (and the body).
     auto setup = [&](httplib::Request& req) {
@@ -466,7 +475,7 @@ void ManagedServer::serve(Conn* c) {
       }
       const std::string length = req.get_header_value("Content-Length");
       const size_t bytes = std::strtoull(length.c_str(), nullptr, 10);
-      if (bytes == 0) return;
+      if (bytes == 0 || bytes > payload_max_length_) return;  // httplib answers 413 without reading it
       if (reserve(bytes)) {
         state.reserved = bytes;
       } else {

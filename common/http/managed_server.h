@@ -73,8 +73,10 @@ class ManagedServer final : public httplib::Server {
   size_t inflightBytes() const { return inflightBytes_.load(); }
 
   // On a worker thread, while httplib handles a request: whether the request
-  // was refused for the byte budget (the error handler then answers 503).
-  static bool refusedForBudget();
+  // was refused before its body was read, and why (the error handler answers
+  // 503 for the budget, 413 for a chunked body past the payload limit).
+  enum class Refusal { None, OverBudget, TooLarge };
+  static Refusal refusal();
   // Takes `bytes` of the budget; false (nothing taken) past it. Any thread.
   bool reserve(size_t bytes);
 

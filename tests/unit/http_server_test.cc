@@ -154,4 +154,18 @@ TEST(HttpServer, AChunkedBodyIsCountedAsItArrivesAndCutOffPastTheBudget) {
   EXPECT_TRUE(answered200(l.get("/hello"))) << "the budget is given back";
 }
 
+TEST(HttpServer, AChunkedBodyPastTheBodyLimitIsCutOffWith413NotReadToTheEnd) {
+  ListenerLimits limits;
+  limits.maxInflightBytes = 1 << 20;
+  Listener l{limits};  // a body limit of 64 KiB
+  std::string body;
+  for (int i = 0; i < 1000; ++i) body += "3e8\r\n" + std::string(1000, 'z') + "\r\n";  // 1000 chunks of 1000 bytes
+  const std::string answer = tributary::test::rawRequest(
+      l.http.port(),
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body + "0\r\n\r\n",
+      kGuard);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  EXPECT_NE(answer.find("PAYLOAD_TOO_LARGE"), std::string::npos) << answer;
+}
+
 }  // namespace
