@@ -162,17 +162,45 @@ TEST(MemoryBudget, ABurstOf64OneMebibyteBatchesStaysWithinTheBudgetAndLosesNoAck
         << (kBudget >> 20) << " MiB; " << ok << " requests answered 200, " << refused << " 503";
   }
 
-  // Every record of a request answered 200 is in Kafka.
+  // Every record of a request answered 200 is in Kafka (read again until they
+  // all are, bounded; on failure the partitions as read are printed).
   std::set<std::string> inKafka;
-  for (auto& rec : tributary::test::readAll(kafka.bootstrapServers(), "burst", 120s))
-    if (rec.value) inKafka.insert(*rec.value);
+  auto allThere = [&] {
+    for (int r = 0; r < kRequests; ++r)
+      if (status[r] == 200)
+        for (const auto& v : values[r])
+          if (!inKafka.count(v)) return false;
+    return true;
+  };
+  for (auto until = std::chrono::steady_clock::now() + 120s; !allThere() && std::chrono::steady_clock::now() < until;)
+    for (auto& rec : tributary::test::readAll(kafka.bootstrapServers(), "burst", 120s))
+      if (rec.value) inKafka.insert(*rec.value);
+  if (!allThere()) {
+    std::map<int, std::pair<size_t, int64_t>> seen;  // partition → records, highest offset
+    for (auto& rec : tributary::test::readAll(kafka.bootstrapServers(), "burst", 120s)) {
+      auto& [n, hi] = seen[rec.partition];
+      ++n;
+      hi = std::max(hi, rec.offset);
+    }
+    std::set<std::string> acked;
+    for (int r = 0; r < kRequests; ++r)
+      if (status[r] == 200) acked.insert(values[r].begin(), values[r].end());
+    size_t foreign = 0;
+    for (const auto& v : inKafka) foreign += acked.count(v) ? 0 : 1;
+    std::cout << "records in Kafka from requests not answered 200: " << foreign << " of " << inKafka.size() << "\n";
+    for (auto& [p, s] : seen) std::cout << "partition " << p << ": " << s.first << " records, up to offset " << s.second << "\n";
+  }
   size_t missing = 0, acknowledged = 0;
   for (int r = 0; r < kRequests; ++r) {
     if (status[r] != 200) continue;
+    size_t missingHere = 0;
     for (const auto& v : values[r]) {
       ++acknowledged;
-      if (!inKafka.count(v)) ++missing;
+      if (!inKafka.count(v)) ++missingHere;
     }
+    EXPECT_EQ(missingHere, 0u) << "request " << r << " (" << values[r].size() << " records) answered "
+                               << answers[r].substr(0, 200);
+    missing += missingHere;
   }
   EXPECT_EQ(missing, 0u) << "of " << acknowledged << " records answered 200";
 }
