@@ -345,16 +345,22 @@ std::string sidecarConfig(const std::string& bootstrap, const Options& o, int ap
 
 // 3. The sidecar binary leasing the topic to pollers in this process: batches of
 // up to 100 (poll?max=100), each batch acknowledged with one ack request; two
-// pollers, each with a keep-alive connection (TCP_NODELAY).
-Result runPull(const std::string& bootstrap, const Options& o, const fs::path& dir) {
+// pollers, each with a keep-alive connection (TCP_NODELAY). Ordering `none` on
+// the 4-partition topic; `partition` (leases runs of consecutive records of a
+// partition) on a 1- and a 12-partition topic of the same records.
+Result runPull(const std::string& bootstrap, const Options& o, const fs::path& dir,
+               const std::string& topic = topicName(), const std::string& ordering = "none",
+               const std::string& label = "sidecar pull, batches of 100 (2 pollers)") {
   const int port = freePort();
-  const fs::path config = dir / "bench-pull.yaml", log = dir / "bench-pull.log";
+  const std::string name = "bench-pull-" + ordering + "-" + topic;
+  const fs::path config = dir / (name + ".yaml"), log = dir / (name + ".log");
   std::ofstream(config) << sidecarConfig(bootstrap, o, port, 0,
-                                         "  - name: bench-pull\n    mode: pull\n    topics: [" + topicName() +
-                                             "]\n    group: bench-pull\n    ordering: none\n    maxInFlight: 256\n"
+                                         "  - name: bench-pull\n    mode: pull\n    topics: [" + topic +
+                                             "]\n    group: " + name + "\n    ordering: " + ordering +
+                                             "\n    maxInFlight: 256\n"
                                              "    ackTimeout: 60s\n    startFrom: earliest\n");
   const pid_t pid = spawnSidecar(o, config, log);
-  Result r{"sidecar pull, batches of 100 (2 pollers)"};
+  Result r{label};
   std::mutex mutex;
   long count = 0, batches = 0;  // records polled, non-empty polls
   Clock::time_point first, last;
@@ -730,8 +736,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
                    "                              [--seconds S (30): the most one scenario may take]\n"
                    "                              [--sidecar PATH (tributary-sidecar next to this binary)]\n"
                    "                              [--only LIST: some of push-none,push-partition,pull,push-batch,\n"
-                   "                               push-tracing,latency; raw always runs, targets of skipped\n"
-                   "                               scenarios read MISS)]\n"
+                   "                               push-tracing, pull-partition (1- and 12-partition topics),\n"
+                   "                               latency; raw always runs, targets of skipped scenarios read MISS)]\n"
                    "                              [--kafka-property NAME=VALUE ...: the sidecar's kafka.properties,\n"
                    "                               which its consumers get too; for experiments]\n";
       return false;
@@ -804,6 +810,24 @@ int run(const Options& o) {
   results.push_back(o.runs("push-batch") ? runPush(kafka.bootstrapServers(), o, "none", 1000, dir, 100)
                                          : skipped("sidecar push, batchSize 100"));
   results.push_back(o.runs("push-none") ? runHttpCeiling(o) : skipped("HTTP ceiling"));
+  // Pull with ordering partition (batches of consecutive records of a partition).
+  if (o.runs("pull-partition")) {
+    for (int partitions : {1, 12}) {
+      const std::string topic = topicName() + "-p" + std::to_string(partitions);
+      // The mock keeps ~40 000 records of 100 B per partition (see kPartitions):
+      // the 1-partition topic holds fewer records than the others.
+      Options sized = o;
+      if (partitions == 1) sized.records = std::min(o.records, 30'000);
+      kafka.createTopic(topic, partitions, 3);
+      produceTopic(kafka.bootstrapServers(), sized, topic);
+      results.push_back(runPull(kafka.bootstrapServers(), sized, dir, topic, "partition",
+                                "sidecar pull, ordering partition, " + std::to_string(partitions) +
+                                    (partitions == 1 ? " partition" : " partitions")));
+    }
+  } else {
+    results.push_back(skipped("sidecar pull, ordering partition, 1 partition"));
+    results.push_back(skipped("sidecar pull, ordering partition, 12 partitions"));
+  }
 
   const double raw = results[0].rate();
   std::printf("%-56s %9s %9s %11s %9s %12s\n", "scenario", "records", "seconds", "records/s", "% of raw",

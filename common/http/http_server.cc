@@ -1,5 +1,6 @@
 #include "common/http/http_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -8,12 +9,12 @@
 
 namespace tributary {
 
-HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes)
-    : HttpServer(std::make_unique<httplib::Server>(), workerThreads, maxBodyBytes) {}
+HttpServer::HttpServer(size_t workerThreads, size_t maxBodyBytes, ListenerLimits limits)
+    : HttpServer(std::make_unique<ManagedServer>(workerThreads, std::move(limits)), workerThreads, maxBodyBytes) {}
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThreads, size_t maxBodyBytes)
-    : server_(std::move(server)) {
-  server_->new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
+    : server_(std::move(server)), managed_(dynamic_cast<ManagedServer*>(server_.get())) {
+  if (!managed_) server_->new_task_queue = [workerThreads] { return new httplib::ThreadPool(workerThreads); };
   server_->set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which lets a second process bind
   // the same port and silently share the traffic; a taken port must be an error.
@@ -23,15 +24,29 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
     listenFd_ = sock;
   });
   server_->set_keep_alive_max_count(1'000'000);
-  // An idle keep-alive connection holds its worker, and stop() waits for it,
-  // for up to this long (httplib only checks for shutdown between requests):
-  // short, so that shutdown is prompt; clients simply reconnect after idling.
+  // httplib's own model (HTTPS): an idle keep-alive connection holds its
+  // worker, and stop() waits for it, for up to this long (httplib only checks
+  // for shutdown between requests): short, so that shutdown is prompt; clients
+  // simply reconnect after idling. A ManagedServer uses ListenerLimits instead.
   server_->set_keep_alive_timeout(2);
+  // A ManagedServer only announces it (Keep-Alive: timeout=N): say its own.
+  if (managed_)
+    server_->set_keep_alive_timeout(std::max<time_t>(
+        1, std::chrono::duration_cast<std::chrono::seconds>(managed_->limits().idleTimeout).count()));
   server_->set_read_timeout(30);
   server_->set_write_timeout(30);
   server_->set_payload_max_length(maxBodyBytes);
   server_->set_error_handler([maxBodyBytes](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler already said what went wrong
+    const auto refusal = ManagedServer::refusal();
+    if (refusal == ManagedServer::Refusal::TooLarge) res.status = 413;
+    if (refusal == ManagedServer::Refusal::OverBudget) {
+      res.set_header("Retry-After", "1");
+      return setError(res, 503, "OVERLOADED",
+                      "requests in flight hold the listener's whole byte budget (maxInflightBytes); retry after "
+                      "the Retry-After seconds");
+    }
+    // A handler already said what went wrong.
+    if (!res.body.empty() && refusal == ManagedServer::Refusal::None) return;
     switch (res.status) {
       case 404:
         setError(res, 404, "NOT_FOUND", "no such endpoint: " + req.method + " " + req.path);
@@ -97,6 +112,7 @@ void HttpServer::stop() {
   started_ = false;
   server_->stop();
   if (thread_.joinable()) thread_.join();
+  if (managed_) managed_->stopServing();
 }
 
 std::string HttpServer::errorBody(const std::string& code, const std::string& message) {

@@ -61,14 +61,27 @@ struct OperatorManager::Term {
   }
 };
 
+// What the metrics and probes listeners guarantee (operator/README.md): at most
+// 256 connections each, a request within 10 s of its first byte, idle and slow
+// clients held by the acceptor, not by the 4 workers; /healthz and /readyz on
+// a worker of their own.
+namespace {
+ListenerLimits listenerLimits(bool probes) {
+  ListenerLimits l;
+  l.maxConnections = 256;
+  if (!probes) l.priorityPaths = {};
+  return l;
+}
+}  // namespace
+
 OperatorManager::OperatorManager(ManagerOptions options, std::shared_ptr<kube::KubeClient> client,
                                  std::shared_ptr<prometheus::Registry> registry, AdminFactory admins)
     : options_(std::move(options)),
       client_(std::move(client)),
       registry_(std::move(registry)),
       adminFactory_(std::move(admins)),
-      metricsServer_(4, 64 * 1024),
-      probesServer_(4, 64 * 1024) {}
+      metricsServer_(4, 64 * 1024, listenerLimits(false)),
+      probesServer_(4, 64 * 1024, listenerLimits(true)) {}
 
 OperatorManager::~OperatorManager() { stop(); }
 

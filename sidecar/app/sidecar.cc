@@ -22,12 +22,26 @@
 namespace tributary::sidecar {
 namespace {
 
+// What the listeners guarantee (sidecar/README.md, "Listeners").
+ListenerLimits apiLimits(const ApiConfig& api) {
+  ListenerLimits l;
+  l.maxConnections = 1024;
+  l.maxInflightBytes = api.maxInflightBytes;
+  l.priorityPaths = {};  // no probes on the API listener
+  return l;
+}
+ListenerLimits adminLimits() {
+  ListenerLimits l;
+  l.maxConnections = 256;  // 0.0.0.0: any pod can reach it
+  return l;
+}
+
 class SidecarImpl final : public Sidecar {
  public:
   explicit SidecarImpl(const SidecarConfig& config)
       : config_(config),
-        api_(static_cast<size_t>(config.api.workerThreads), config.api.maxBodyBytes),
-        admin_(4, 64 * 1024) {}
+        api_(static_cast<size_t>(config.api.workerThreads), config.api.maxBodyBytes, apiLimits(config.api)),
+        admin_(4, 64 * 1024, adminLimits()) {}
 
   ~SidecarImpl() override { shutdown(); }
 
@@ -66,7 +80,11 @@ class SidecarImpl final : public Sidecar {
       // default enough for maxInFlight but at most 16, so that an app with a
       // small thread pool is not flooded with connections it cannot serve.
       if (sub.mode == SubscriptionConfig::Mode::Pull) {
-        auto broker = std::make_unique<LeaseBroker>(sub.name, sub.ackTimeout);
+        using O = SubscriptionConfig::Ordering;
+        auto broker = std::make_unique<LeaseBroker>(sub.name, sub.ackTimeout,
+                                                    sub.ordering == O::Partition ? LeaseBroker::Ordering::Partition
+                                                    : sub.ordering == O::Key     ? LeaseBroker::Ordering::Key
+                                                                                 : LeaseBroker::Ordering::None);
         parts->leases = broker.get();
         pull_[sub.name] = broker.get();
         parts->deliverer = std::move(broker);

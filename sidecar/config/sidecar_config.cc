@@ -37,6 +37,7 @@ const std::vector<EnvOverride>& envOverrides() {
       {"TRIBUTARY_API_MAX_BODY_BYTES", {"api", "maxBodyBytes"}},
       {"TRIBUTARY_API_ALLOWED_TOPICS", {"api", "allowedTopics"}, true},
       {"TRIBUTARY_API_WORKER_THREADS", {"api", "workerThreads"}},
+      {"TRIBUTARY_API_MAX_INFLIGHT_BYTES", {"api", "maxInflightBytes"}},
       {"TRIBUTARY_ADMIN_LISTEN", {"admin", "listen"}},
       {"TRIBUTARY_SHUTDOWN_GRACE_PERIOD", {"shutdown", "gracePeriod"}},
       {"TRIBUTARY_LOG_LEVEL", {"log", "level"}},
@@ -404,7 +405,8 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, c
   }
 
   if (auto a = root["api"];
-      r.mapping(a, "api", {"listen", "token", "tokenFile", "maxBodyBytes", "allowedTopics", "workerThreads"})) {
+      r.mapping(a, "api", {"listen", "token", "tokenFile", "maxBodyBytes", "allowedTopics", "workerThreads",
+                           "maxInflightBytes"})) {
     r.listen(a["listen"], "api.listen", c.api.listen);
     r.string(a["token"], "api.token", c.api.token);
     std::string tokenFile;
@@ -427,6 +429,13 @@ ConfigResult parseSidecarConfig(std::string_view yaml, const Environment& env, c
     r.integer(a["maxBodyBytes"], "api.maxBodyBytes", c.api.maxBodyBytes, 1024, 256LL * 1024 * 1024);
     r.stringList(a["allowedTopics"], "api.allowedTopics", c.api.allowedTopics, checkTopicName);
     r.integer(a["workerThreads"], "api.workerThreads", c.api.workerThreads, 1, 4096);
+    r.integer(a["maxInflightBytes"], "api.maxInflightBytes", c.api.maxInflightBytes, 1024, 64LL * 1024 * 1024 * 1024);
+    // Unset, the budget grows with a larger body limit: one largest body always fits.
+    if (!a["maxInflightBytes"]) c.api.maxInflightBytes = std::max(c.api.maxInflightBytes, c.api.maxBodyBytes);
+    else if (c.api.maxInflightBytes < c.api.maxBodyBytes)
+      r.fail("api.maxInflightBytes", "must be at least api.maxBodyBytes (" + std::to_string(c.api.maxBodyBytes) +
+                                         "): a body of the largest allowed size must fit; raise it or lower "
+                                         "api.maxBodyBytes");
   }
 
   if (auto a = root["admin"]; r.mapping(a, "admin", {"listen"})) r.listen(a["listen"], "admin.listen", c.admin.listen);

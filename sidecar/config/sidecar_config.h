@@ -30,7 +30,10 @@ struct ApiConfig {
   std::string token;  // empty: no authentication (from `token` or the contents of `tokenFile`)
   size_t maxBodyBytes = 1'048'576;
   std::vector<std::string> allowedTopics;  // empty: every topic
-  int workerThreads = 128;  // HTTP worker threads; one per open keep-alive connection
+  int workerThreads = 128;  // HTTP worker threads (requests served at once)
+  // Request bytes all requests in flight may hold together; past it 503 with
+  // Retry-After. At least maxBodyBytes.
+  size_t maxInflightBytes = 8 * 1'048'576;
 };
 
 struct AdminConfig {

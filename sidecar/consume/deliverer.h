@@ -34,6 +34,14 @@ class Deliverer {
     (void)partitions;
     return {};
   }
+  // Ordered pull (see LeaseBroker): after an attempt of `failed` failed, the
+  // later records of its partition (key) that the deliverer handed back
+  // unprocessed; their `done` is never called. Called from the subscription's
+  // thread when it takes the failure.
+  virtual std::vector<std::shared_ptr<const ConsumedRecord>> takeReturned(const ConsumedRecord& failed) {
+    (void)failed;
+    return {};
+  }
 };
 
 // POSTs records to the app's endpoint from a pool of `workers` threads, each

@@ -22,8 +22,8 @@ std::string randomPrefix() {
 
 }  // namespace
 
-LeaseBroker::LeaseBroker(std::string subscription, std::chrono::milliseconds ackTimeout)
-    : subscription_(std::move(subscription)), ackTimeout_(ackTimeout), idPrefix_(randomPrefix()) {
+LeaseBroker::LeaseBroker(std::string subscription, std::chrono::milliseconds ackTimeout, Ordering ordering)
+    : subscription_(std::move(subscription)), ackTimeout_(ackTimeout), ordering_(ordering), idPrefix_(randomPrefix()) {
   expiry_ = std::thread([this] { expireLoop(); });
 }
 
@@ -41,9 +41,69 @@ LeaseBroker::~LeaseBroker() {
 void LeaseBroker::deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) {
   {
     std::lock_guard lock(mutex_);
+    if (heldBack(*record)) {
+      // Sent before the runner took the failure of an earlier record: back it goes.
+      returned_[holdKey(*record)].push_back(std::move(record));
+      return;
+    }
     ready_.push_back({std::move(record), attempt, std::move(done)});
   }
   readyCv_.notify_one();
+}
+
+LeaseBroker::HoldKey LeaseBroker::holdKey(const ConsumedRecord& r) const {
+  // No key and an empty key are the same key, as in the runner's dispatch.
+  return {r.tp, ordering_ == Ordering::Key && r.key ? *r.key : std::string()};
+}
+
+bool LeaseBroker::heldBack(const ConsumedRecord& r) const {
+  if (ordering_ == Ordering::None || holds_.empty()) return false;
+  auto it = holds_.find(holdKey(r));
+  return it != holds_.end() && r.offset > it->second;
+}
+
+void LeaseBroker::dropDeadline(const std::string& id, Clock::time_point deadline) {
+  auto [from, to] = deadlines_.equal_range(deadline);
+  for (auto d = from; d != to; ++d)
+    if (d->second == id) {
+      deadlines_.erase(d);
+      return;
+    }
+}
+
+void LeaseBroker::hold(const ConsumedRecord& failed) {
+  if (ordering_ == Ordering::None) return;
+  const HoldKey key = holdKey(failed);
+  auto [h, inserted] = holds_.emplace(key, failed.offset);
+  if (!inserted) h->second = std::min(h->second, failed.offset);
+  auto& back = returned_[key];
+  // Successors not polled yet.
+  auto keep = std::stable_partition(ready_.begin(), ready_.end(), [&](const Ready& r) { return !heldBack(*r.record); });
+  for (auto it = keep; it != ready_.end(); ++it) back.push_back(std::move(it->record));
+  ready_.erase(keep, ready_.end());
+  // Successors leased and not acked: their leases end now.
+  for (auto it = leased_.begin(); it != leased_.end();) {
+    if (!heldBack(*it->second.record)) {
+      ++it;
+      continue;
+    }
+    dropDeadline(it->first, it->second.deadline);
+    rememberExpired(it->first);
+    back.push_back(std::move(it->second.record));
+    it = leased_.erase(it);
+  }
+}
+
+std::vector<std::shared_ptr<const ConsumedRecord>> LeaseBroker::takeReturned(const ConsumedRecord& failed) {
+  std::lock_guard lock(mutex_);
+  if (ordering_ == Ordering::None) return {};
+  const HoldKey key = holdKey(failed);
+  holds_.erase(key);
+  auto it = returned_.find(key);
+  if (it == returned_.end()) return {};
+  auto out = std::move(it->second);
+  returned_.erase(it);
+  return out;
 }
 
 std::vector<std::shared_ptr<const ConsumedRecord>> LeaseBroker::withdraw(
@@ -55,6 +115,16 @@ std::vector<std::shared_ptr<const ConsumedRecord>> LeaseBroker::withdraw(
                                     [&](const Ready& r) { return !which.count(r.record->tp); });
   for (auto it = keep; it != ready_.end(); ++it) out.push_back(it->record);
   ready_.erase(keep, ready_.end());
+  for (auto it = returned_.begin(); it != returned_.end();) {
+    if (!which.count(it->first.first)) {
+      ++it;
+      continue;
+    }
+    out.insert(out.end(), it->second.begin(), it->second.end());
+    holds_.erase(it->first);
+    it = returned_.erase(it);
+  }
+  for (auto it = holds_.begin(); it != holds_.end();) it = which.count(it->first.first) ? holds_.erase(it) : std::next(it);
   return out;
 }
 
@@ -107,16 +177,13 @@ LeaseBroker::SettleResult LeaseBroker::settle(const std::vector<std::string>& id
         (expired_.count(id) ? out.expired : out.unknown).push_back(id);
         continue;
       }
-      auto [from, to] = deadlines_.equal_range(it->second.deadline);
-      for (auto d = from; d != to; ++d)
-        if (d->second == id) {
-          deadlines_.erase(d);
-          break;
-        }
+      dropDeadline(id, it->second.deadline);
       AttemptResult r = result;
       r.took = now - it->second.leasedAt;
       calls.emplace_back(std::move(it->second.done), std::move(r));
+      const auto record = std::move(it->second.record);
       leased_.erase(it);
+      if (result.outcome != AttemptOutcome::Delivered) hold(*record);
       ++out.settled;
     }
   }
@@ -147,8 +214,10 @@ void LeaseBroker::expireLoop() {
                       "lease expired: not acknowledged within ackTimeout " + formatDuration(ackTimeout_),
                       std::nullopt, now - it->second.leasedAt};
       calls.emplace_back(std::move(it->second.done), std::move(r));
+      const auto record = std::move(it->second.record);
       leased_.erase(it);
       rememberExpired(id);
+      hold(*record);
     }
     lock.unlock();
     for (auto& [done, r] : calls) done(std::move(r));

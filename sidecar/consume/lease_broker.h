@@ -24,14 +24,27 @@ namespace tributary::sidecar {
 // completes the attempt as delivered, nack() and an expired lease as failed
 // (retried after backoff with attempt + 1, or exhausted → onExhausted).
 //
-// Threads: deliver() and withdraw() from the runner's thread; poll(), ack(),
+// Ordered leasing (`ordering: partition` or `key`): the runner hands over a
+// run of consecutive records of a partition (of a key) at once, so that one
+// poll leases a batch in order. When a lease of such a run fails (nack or
+// expiry), every later record of the same partition (key) still here — ready,
+// or leased and not yet acked — is returned with it: its lease ends (an ack
+// for it is answered `expired`) and the runner collects it with
+// takeReturned() to deliver it again after the failed one, in order. Records
+// of that partition (key) delivered meanwhile are returned as well, until the
+// runner took the returned ones. (Google Pub/Sub's ordering keys also
+// redeliver successors that were acked; here an ack given before the failure
+// stands: an app that needs order acks in order.)
+//
+// Threads: deliver(), withdraw() and takeReturned() from the runner's thread; poll(), ack(),
 // nack() from HTTP worker threads; lease expiry on a thread of its own. The
 // state below is guarded by one mutex; `done` callbacks are called outside it.
 class LeaseBroker final : public Deliverer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  LeaseBroker(std::string subscription, std::chrono::milliseconds ackTimeout);
+  enum class Ordering { None, Partition, Key };
+  LeaseBroker(std::string subscription, std::chrono::milliseconds ackTimeout, Ordering ordering = Ordering::None);
   ~LeaseBroker() override;
   LeaseBroker(const LeaseBroker&) = delete;
   LeaseBroker& operator=(const LeaseBroker&) = delete;
@@ -39,6 +52,7 @@ class LeaseBroker final : public Deliverer {
   // Deliverer (runner thread).
   void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) override;
   std::vector<std::shared_ptr<const ConsumedRecord>> withdraw(const std::vector<TopicPartition>& partitions) override;
+  std::vector<std::shared_ptr<const ConsumedRecord>> takeReturned(const ConsumedRecord& failed) override;
 
   struct Lease {
     std::string id;
@@ -83,9 +97,16 @@ class LeaseBroker final : public Deliverer {
   SettleResult settle(const std::vector<std::string>& ids, AttemptResult result);
   void expireLoop();
   void rememberExpired(const std::string& id);  // mutex held
+  // Ordered leasing: where a failed record holds back its successors.
+  using HoldKey = std::pair<TopicPartition, std::string>;  // the key is "" for ordering: partition
+  HoldKey holdKey(const ConsumedRecord& r) const;
+  bool heldBack(const ConsumedRecord& r) const;  // mutex held
+  void hold(const ConsumedRecord& failed);       // mutex held: returns the successors
+  void dropDeadline(const std::string& id, Clock::time_point deadline);  // mutex held
 
   const std::string subscription_;
   const std::chrono::milliseconds ackTimeout_;
+  const Ordering ordering_;
   const std::string idPrefix_;  // differs per process, so ids from before a restart are unknown
 
   mutable std::mutex mutex_;
@@ -96,6 +117,8 @@ class LeaseBroker final : public Deliverer {
   std::multimap<Clock::time_point, std::string> deadlines_;
   std::set<std::string> expired_;          // recently expired ids, bounded
   std::deque<std::string> expiredOrder_;   // oldest first, to bound expired_
+  std::map<HoldKey, int64_t> holds_;             // failed offset, until the runner takes the returned
+  std::map<HoldKey, std::vector<std::shared_ptr<const ConsumedRecord>>> returned_;
   uint64_t nextId_ = 1;
   bool closed_ = false;
   bool stopping_ = false;

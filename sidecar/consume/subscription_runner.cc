@@ -284,6 +284,12 @@ void SubscriptionRunner::pauseIfFull(const TopicPartition& tp) {
 
 void SubscriptionRunner::dispatch() {
   using Ordering = SubscriptionConfig::Ordering;
+  // Pull with ordering keeps a run of consecutive records of a partition (of a
+  // key) in flight, so that a poll leases a batch in order; a record that
+  // failed (in backoff or being dead-lettered) holds back everything after it.
+  // The LeaseBroker returns the successors already leased (takeReturned).
+  const bool batch = config_.mode == SubscriptionConfig::Mode::Pull && config_.ordering != Ordering::None;
+  if (batch && config_.ordering == Ordering::Partition) return dispatchPartitionRuns();
   // ordering=key looks this far into a partition's queue for keys with nothing
   // earlier unsettled: the scan builds a set of keys on every dispatch, and the
   // queue may hold thousands of records (BufferMarks).
@@ -303,10 +309,43 @@ void SubscriptionRunner::dispatch() {
         // A view into the record, which the queue keeps alive; no key and an
         // empty key are the same key.
         const std::string_view key = p->record->key ? std::string_view(*p->record->key) : std::string_view();
+        if (batch) {
+          if (blockedKeys.count(key)) continue;
+          if (p->state == Pending::State::Backoff || p->state == Pending::State::DeadLettering) {
+            blockedKeys.insert(key);
+            continue;
+          }
+          if (waiting) startAttempt(p);
+          continue;
+        }
         if (blockedKeys.insert(key).second && waiting) startAttempt(p);
         continue;
       }
       if (waiting) startAttempt(p);
+    }
+  }
+}
+
+void SubscriptionRunner::dispatchPartitionRuns() {
+  // Round robin over the partitions, one record each per round, so that one
+  // partition with a deep queue does not take every maxInFlight slot.
+  struct Cursor {
+    std::list<PendingPtr>::iterator it, end;
+  };
+  std::vector<Cursor> cursors;
+  for (auto& [tp, queue] : queues_) cursors.push_back({queue.begin(), queue.end()});
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (auto& c : cursors) {
+      if (inFlight_ >= config_.maxInFlight) return;
+      while (c.it != c.end && (*c.it)->state == Pending::State::InFlight) ++c.it;
+      if (c.it == c.end) continue;
+      if ((*c.it)->state != Pending::State::Waiting) {
+        c.it = c.end;  // a failed record holds back the rest of its partition
+        continue;
+      }
+      startAttempt(*c.it++);
+      progress = true;
     }
   }
 }
@@ -339,6 +378,10 @@ void SubscriptionRunner::reclaim(const std::vector<std::shared_ptr<const Consume
 }
 
 void SubscriptionRunner::onAttempt(const PendingPtr& p, AttemptResult result) {
+  // Ordered pull: the later records the deliverer handed back with a failure
+  // are waiting again, behind it. Taken even for a revoked partition's late
+  // failure, so that no hold outlives it in the deliverer.
+  if (result.outcome != AttemptOutcome::Delivered) reclaim(deliverer_.takeReturned(*p->record));
   if (!current(p)) return;  // the partition was revoked meanwhile; the new owner redelivers
   --inFlight_;
   attemptDuration_.Observe(result.took.count());

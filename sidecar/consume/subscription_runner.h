@@ -74,6 +74,7 @@ class SubscriptionRunner final : public RebalanceListener {
   void runPosted(std::chrono::milliseconds wait);
   void take(ConsumedRecord record);
   void dispatch();
+  void dispatchPartitionRuns();  // pull with ordering: partition
   void startAttempt(const PendingPtr& p);
   void onAttempt(const PendingPtr& p, AttemptResult result);
   void reclaim(const std::vector<std::shared_ptr<const ConsumedRecord>>& records);

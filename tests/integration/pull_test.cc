@@ -4,10 +4,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 
+#include "tests/support/raw_socket.h"
 #include "tests/support/record_reader.h"
 #include "tests/support/sidecar_fixture.h"
 
@@ -16,6 +21,12 @@ using namespace std::chrono_literals;
 using tributary::sidecar::SubscriptionConfig;
 
 namespace {
+
+std::string shellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
 
 class Pull : public tributary::test::SidecarTest {
  protected:
@@ -201,6 +212,92 @@ TEST_F(Pull, ANackThatIsNotRetryableDeadLettersAtOnce) {
   EXPECT_EQ(h["tributary.dlq.error"], "nacked by the app: schema violation");
 }
 
+// curl -X POST sends no body and no Content-Length, as many clients do for a
+// POST that needs none. Such a request has an empty body (RFC 9112 §6.3); the
+// HTTP layer used to wait for the connection to close and answer 400.
+TEST_F(Pull, APostWithNoBodyAndNoContentLengthIsAPollWithAnEmptyBody) {
+  produce(1);
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    // Keep-alive, as curl would: the answer must come without the client closing.
+    tributary::test::RawSocket s(sidecar->apiPort());
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.send("POST /v1/subscriptions/jobs/poll?max=100&waitMs=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Accept: */*\r\n\r\n"));
+    // The answer, then a second request on the same connection with Connection: close.
+    ASSERT_TRUE(s.send("POST /v1/subscriptions/jobs/poll?max=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    const std::string answer = s.readUntilClosed(60s);  // a hang guard: both answers arrive long before
+    ASSERT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+    ASSERT_NE(answer.find("HTTP/1.1 200", 1), std::string::npos) << "the second request of the connection: " << answer;
+    if (answer.find("\"offset\":0") != std::string::npos) return;  // the record was leased
+  }
+  FAIL() << "the produced record was never polled";
+}
+
+// The pull examples of sidecar/README.md, run as written with curl (only the
+// port and the example lease ids are replaced by the test's own).
+TEST_F(Pull, TheReadmePullExamplesWorkAsWrittenWithCurl) {
+  if (std::system("command -v curl >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "curl is not installed; the bodiless POST itself is covered by "
+                    "APostWithNoBodyAndNoContentLengthIsAPollWithAnEmptyBody";
+  std::ifstream readme(std::string(TRIBUTARY_SOURCE_DIR) + "/sidecar/README.md");
+  ASSERT_TRUE(readme) << "sidecar/README.md";
+  // The first ```sh block of "## Pull subscriptions": each curl line and the
+  // comment line right after it (the answer it shows).
+  std::vector<std::pair<std::string, std::string>> examples;
+  std::string line;
+  bool inSection = false, inBlock = false;
+  while (std::getline(readme, line)) {
+    if (line.rfind("## ", 0) == 0) inSection = line == "## Pull subscriptions";
+    if (!inSection) continue;
+    if (line.rfind("```", 0) == 0) {
+      if (inBlock) break;
+      inBlock = true;
+      continue;
+    }
+    if (!inBlock) continue;
+    if (line.rfind("curl ", 0) == 0) examples.push_back({line, ""});
+    else if (line.rfind("# ", 0) == 0 && !examples.empty() && examples.back().second.empty())
+      examples.back().second = line.substr(2);
+  }
+  ASSERT_EQ(examples.size(), 3u) << "poll, ack and nack";
+  ASSERT_NE(examples[0].first.find("/poll"), std::string::npos);
+  ASSERT_NE(examples[1].first.find("/ack"), std::string::npos);
+  ASSERT_NE(examples[2].first.find("/nack"), std::string::npos);
+
+  const std::string port = std::to_string(sidecar->apiPort());
+  auto run = [&](std::string command, const std::map<std::string, std::string>& replace) {
+    command = std::regex_replace(command, std::regex("127\\.0\\.0\\.1:9191"), "127.0.0.1:" + port);
+    for (const auto& [from, to] : replace) command = std::regex_replace(command, std::regex(from), to);
+    // `timeout` is a hang guard around the command, which stays as written.
+    FILE* p = ::popen(("timeout 60 sh -c " + shellQuote(command) + " 2>/dev/null").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    if (p) ::pclose(p);
+    return out;
+  };
+
+  produce(2, 0);
+  std::vector<Json> got;
+  for (auto until = std::chrono::steady_clock::now() + 60s; got.size() < 2 && std::chrono::steady_clock::now() < until;) {
+    Json answer = Json::parse(run(examples[0].first, {}), nullptr, false);
+    ASSERT_TRUE(answer.is_object() && answer["records"].is_array()) << answer.dump();
+    for (auto& r : answer["records"]) got.push_back(r);
+  }
+  ASSERT_EQ(got.size(), 2u);
+  // The record fields the README's answer shows.
+  Json shown = Json::parse(examples[0].second.substr(0, examples[0].second.find("\"attempt\"")) + "\"attempt\":1}]}",
+                           nullptr, false);
+  ASSERT_TRUE(shown.is_object()) << examples[0].second;
+  for (const auto& [field, value] : shown["records"][0].items()) EXPECT_TRUE(got[0].contains(field)) << field;
+
+  const std::string first = got[0]["id"], second = got[1]["id"];
+  EXPECT_EQ(Json::parse(run(examples[1].first, {{"3f9a01c2-17", first}}), nullptr, false),
+            Json::parse(examples[1].second));
+  EXPECT_EQ(Json::parse(run(examples[2].first, {{"3f9a01c2-18", second}}), nullptr, false),
+            Json::parse(examples[2].second));
+}
+
 class PullShortLease : public Pull {
   void adjust(SubscriptionConfig& s) override { s.ackTimeout = 1s; }
 };
@@ -225,17 +322,65 @@ class PullByPartition : public Pull {
   void adjust(SubscriptionConfig& s) override { s.ordering = SubscriptionConfig::Ordering::Partition; }
 };
 
-TEST_F(PullByPartition, PartitionOrderingLeasesOneRecordPerPartitionAtATimeInOffsetOrder) {
-  produce(5, 1);
-  std::vector<int64_t> offsets;
-  for (int i = 0; i < 5; ++i) {
-    auto got = pollUntil(1, "max=100&waitMs=2000");
-    ASSERT_EQ(got.size(), 1u) << "only the head of the partition is leased";
-    offsets.push_back(got[0]["offset"].get<int64_t>());
-    ASSERT_EQ(settle("ack", {{"ids", ids(got)}}).first, 200);
-  }
+std::vector<int64_t> offsetsOf(const std::vector<Json>& records) {
+  std::vector<int64_t> out;
+  for (const auto& r : records) out.push_back(r["offset"].get<int64_t>());
+  return out;
+}
+
+TEST_F(PullByPartition, PartitionOrderingLeasesABatchOfAPartitionInOffsetOrder) {
+  produce(20, 1);
+  auto got = pollUntil(20);
+  ASSERT_EQ(got.size(), 20u) << "consecutive records of the partition are leased together";
+  auto offsets = offsetsOf(got);
   EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end()));
-  EXPECT_EQ(std::set<int64_t>(offsets.begin(), offsets.end()).size(), 5u);
+  EXPECT_EQ(std::set<int64_t>(offsets.begin(), offsets.end()).size(), 20u);
+  ASSERT_EQ(settle("ack", {{"ids", ids(got)}}).second["acknowledged"], 20);
+}
+
+// A nacked record comes back before everything after it: the later leases of
+// its partition end with it (their acks are answered `expired`) and the
+// records are leased again after it, in order.
+TEST_F(PullByPartition, ANackReturnsTheLaterLeasesOfThePartitionAndTheyComeBackAfterItInOrder) {
+  produce(6, 1);
+  auto got = pollUntil(6);
+  ASSERT_EQ(got.size(), 6u);
+  ASSERT_EQ(offsetsOf(got), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  ASSERT_EQ(settle("ack", {{"ids", Json::array({got[0]["id"]})}}).second["acknowledged"], 1);
+  ASSERT_EQ(settle("nack", {{"ids", Json::array({got[1]["id"]})}}).second["nacked"], 1);
+  auto [status, late] = settle("ack", {{"ids", Json::array({got[2]["id"], got[5]["id"]})}});
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(late["acknowledged"], 0);
+  EXPECT_EQ(late["expired"], Json::array({got[2]["id"], got[5]["id"]}));
+  auto again = pollUntil(5);
+  ASSERT_EQ(again.size(), 5u);
+  EXPECT_EQ(offsetsOf(again), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(again[0]["attempt"], 2) << "the nacked record's next attempt";
+  EXPECT_EQ(again[1]["attempt"], 1) << "a returned record's attempt did not fail";
+  EXPECT_EQ(settle("ack", {{"ids", ids(again)}}).second["acknowledged"], 5);
+  awaitDeliveries("success", 6);
+  EXPECT_EQ(deliveries("success"), 6);
+}
+
+class PullByPartitionShortLease : public Pull {
+  void adjust(SubscriptionConfig& s) override {
+    s.ordering = SubscriptionConfig::Ordering::Partition;
+    s.ackTimeout = 1s;
+  }
+};
+
+TEST_F(PullByPartitionShortLease, AnExpiredLeaseReturnsTheLaterLeasesOfThePartition) {
+  produce(3, 2);
+  auto got = pollUntil(3);
+  ASSERT_EQ(got.size(), 3u);
+  // Offsets 1 and 2 are acked, 0 never: it expires and the acks that arrive
+  // afterwards find 1 and 2 returned with it. Acking them first would have
+  // settled them: an app that needs order acks in order.
+  auto again = pollUntil(3, "max=10&waitMs=5000");
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(offsetsOf(again), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(settle("ack", {{"ids", Json::array({got[1]["id"], got[2]["id"]})}}).second["expired"].size(), 2u);
+  EXPECT_EQ(settle("ack", {{"ids", ids(again)}}).second["acknowledged"], 3);
 }
 
 TEST_F(Pull, PollOnAPushOrUnknownSubscriptionAndBadRequestsAreClearErrors) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 namespace tributary::test {
 
@@ -46,12 +47,16 @@ std::vector<ConsumedRecord> readAll(const std::string& bootstrap, const std::str
   rd_kafka_topic_partition_list_destroy(list);
 
   std::vector<ConsumedRecord> out;
+  // Partitions whose end was reached: a set, as librdkafka may report the end
+  // of a partition more than once.
+  std::set<int32_t> ended;
   int atEnd = 0;
   while (atEnd < partitions && std::chrono::steady_clock::now() < deadline) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
     if (!m) continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      ++atEnd;
+      ended.insert(m->partition);
+      atEnd = static_cast<int>(ended.size());
     } else if (m->err) {
       ADD_FAILURE() << "consume error: " << rd_kafka_message_errstr(m);
     } else {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -145,6 +146,92 @@ TEST(LeaseBroker, WithdrawTakesBackOnlyUnpolledRecordsOfThosePartitions) {
   EXPECT_EQ(rest[0].record->tp.partition, 1);
   EXPECT_EQ(broker.ack({leased[0].id}).settled, 1u) << "what the app holds can still be acked";
   EXPECT_TRUE(results.await(1));
+}
+
+std::vector<int64_t> offsetsOf(const std::vector<std::shared_ptr<const ConsumedRecord>>& records) {
+  std::vector<int64_t> out;
+  for (const auto& r : records) out.push_back(r->offset);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(LeaseBroker, OrderedLeasingReturnsEveryLaterUnackedRecordOfThePartitionWithANackedOne) {
+  LeaseBroker broker("jobs", 30s, LeaseBroker::Ordering::Partition);
+  Results results;
+  for (int64_t o = 0; o < 5; ++o) broker.deliver(record(0, o), 1, results.doneFor(o));
+  broker.deliver(record(1, 100), 1, results.doneFor(100));
+  auto leases = broker.poll(4, 0ms);  // offsets 0-3 of partition 0, in order
+  ASSERT_EQ(leases.size(), 4u);
+  for (int64_t o = 0; o < 4; ++o) EXPECT_EQ(leases[o].record->offset, o);
+  EXPECT_EQ(broker.ack({leases[3].id}).settled, 1u) << "an ack before the failure stands";
+  EXPECT_EQ(broker.nack({leases[1].id}, true, "").settled, 1u);
+  // Offset 2 (leased) and 4 (not polled yet) come back with 1; 3 was acked.
+  auto late = broker.ack({leases[2].id, leases[0].id});
+  EXPECT_EQ(late.expired, std::vector<std::string>{leases[2].id}) << "the lease of a returned record ended";
+  EXPECT_EQ(late.settled, 1u) << "offset 0 came before the failure";
+  // Until the runner took the returned records, later ones of partition 0 go back too.
+  broker.deliver(record(0, 5), 1, results.doneFor(5));
+  auto others = broker.poll(10, 0ms);
+  ASSERT_EQ(others.size(), 1u) << "other partitions are not held back";
+  EXPECT_EQ(others[0].record->tp.partition, 1);
+  auto failed = record(0, 1);
+  EXPECT_EQ(offsetsOf(broker.takeReturned(*failed)), (std::vector<int64_t>{2, 4, 5}));
+  EXPECT_TRUE(broker.takeReturned(*failed).empty());
+  // The runner delivers them again behind the failed one: leased in order.
+  broker.deliver(record(0, 1), 2, results.doneFor(1));
+  broker.deliver(record(0, 2), 1, results.doneFor(2));
+  auto again = broker.poll(10, 0ms);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].record->offset, 1);
+  EXPECT_EQ(again[0].attempt, 2);
+  EXPECT_EQ(again[1].record->offset, 2);
+  ASSERT_TRUE(results.await(3));  // ack 3, nack 1, ack 0: returned records report nothing
+  EXPECT_EQ(results.size(), 3u);
+}
+
+TEST(LeaseBroker, OrderedLeasingByKeyReturnsOnlyTheLaterRecordsOfTheFailedKey) {
+  LeaseBroker broker("jobs", 30s, LeaseBroker::Ordering::Key);
+  Results results;
+  for (int64_t o = 0; o < 6; ++o) {
+    auto r = std::make_shared<ConsumedRecord>(*record(0, o));
+    r->key = o % 2 ? "b" : "a";
+    broker.deliver(r, 1, results.doneFor(o));
+  }
+  auto leases = broker.poll(10, 0ms);
+  ASSERT_EQ(leases.size(), 6u);
+  broker.nack({leases[0].id}, true, "");  // key a, offset 0
+  auto acks = broker.ack({leases[1].id, leases[2].id, leases[3].id, leases[4].id, leases[5].id});
+  EXPECT_EQ(acks.settled, 3u) << "key b is not held back";
+  EXPECT_EQ(acks.expired, (std::vector<std::string>{leases[2].id, leases[4].id}));
+  auto failed = std::make_shared<ConsumedRecord>(*record(0, 0));
+  failed->key = "a";
+  EXPECT_EQ(offsetsOf(broker.takeReturned(*failed)), (std::vector<int64_t>{2, 4}));
+}
+
+TEST(LeaseBroker, OrderedLeasingReturnsLaterRecordsWithAnExpiredLease) {
+  LeaseBroker shortLeases("jobs", 50ms, LeaseBroker::Ordering::Partition);
+  Results shortResults;
+  shortLeases.deliver(record(0, 0), 1, shortResults.doneFor(0));
+  shortLeases.deliver(record(0, 1), 1, shortResults.doneFor(1));
+  auto both = shortLeases.poll(10, 0ms);
+  ASSERT_EQ(both.size(), 2u);
+  ASSERT_TRUE(shortResults.await(1));
+  EXPECT_EQ(shortResults.got[0].first, 0) << "the head's lease expired; offset 1 was returned with it";
+  EXPECT_EQ(offsetsOf(shortLeases.takeReturned(*record(0, 0))), std::vector<int64_t>{1});
+  EXPECT_EQ(shortLeases.ack({both[1].id}).expired, std::vector<std::string>{both[1].id});
+  EXPECT_EQ(shortResults.size(), 1u);
+}
+
+TEST(LeaseBroker, WithdrawAlsoTakesBackReturnedRecords) {
+  LeaseBroker broker("jobs", 30s, LeaseBroker::Ordering::Partition);
+  Results results;
+  for (int64_t o = 0; o < 3; ++o) broker.deliver(record(0, o), 1, results.doneFor(o));
+  auto leases = broker.poll(10, 0ms);
+  broker.nack({leases[0].id}, true, "");
+  EXPECT_EQ(offsetsOf(broker.withdraw({{"jobs", 0}})), (std::vector<int64_t>{1, 2}));
+  EXPECT_TRUE(broker.takeReturned(*record(0, 0)).empty());
+  broker.deliver(record(0, 1), 1, results.doneFor(1));
+  EXPECT_EQ(broker.poll(10, 0ms).size(), 1u) << "no hold survives the withdrawal";
 }
 
 TEST(LeaseBroker, CloseWakesWaitingPollsAndLeavesAckWorking) {

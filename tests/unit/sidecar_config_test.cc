@@ -135,6 +135,18 @@ TEST(SidecarConfig, LimitsAreInclusive) {
   EXPECT_EQ(high.api.workerThreads, 4096);
 }
 
+TEST(SidecarConfig, TheInflightByteBudgetDefaultsTo8MiBAndAlwaysFitsTheLargestBody) {
+  EXPECT_EQ(parseValid("").api.maxInflightBytes, 8u * 1024 * 1024);
+  EXPECT_EQ(parseValid("api: {maxInflightBytes: 2048, maxBodyBytes: 2048}\n").api.maxInflightBytes, 2048u);
+  EXPECT_EQ(parseValid("api: {maxBodyBytes: 33554432}\n").api.maxInflightBytes, 33554432u)
+      << "unset, it grows with a larger body limit";
+  auto r = parseSidecarConfig("api: {maxInflightBytes: 4096}\n", {});
+  EXPECT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].rfind("api.maxInflightBytes: must be at least api.maxBodyBytes (1048576)", 0), 0u)
+      << r.errors[0];
+}
+
 TEST(SidecarConfig, EveryLogLevelIsAccepted) {
   for (const char* level : {"debug", "info", "warn", "error"})
     EXPECT_EQ(parseValid(std::string("log: {level: ") + level + "}\n").logLevel, level);
@@ -338,7 +350,8 @@ TEST_P(BadConfig, IsRefusedWithEveryMessage) {
 }
 
 const std::string kTopKeys = "(known keys here: admin, api, kafka, log, shutdown, subscriptions, tracing)";
-const std::string kApiKeys = "(known keys here: allowedTopics, listen, maxBodyBytes, token, tokenFile, workerThreads)";
+const std::string kApiKeys =
+    "(known keys here: allowedTopics, listen, maxBodyBytes, maxInflightBytes, token, tokenFile, workerThreads)";
 const std::string kDurationHint = "write e.g. \"500ms\", \"10s\" or \"1m\"";
 const std::string kListenHint = "write host:port, e.g. \"127.0.0.1:9191\"";
 const std::string kLevels = "must be one of debug, info, warn, error";

@@ -19,6 +19,7 @@
 #include "tests/support/kube/api_server_under_test.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
 #include "tests/support/tls_listener.h"
+#include "tests/support/slow_clients.h"
 
 using namespace std::chrono_literals;
 using tributary::test::RestClient;
@@ -383,6 +384,36 @@ TEST_F(TopicControllerTest, MetricsAndProbesAreServed) {
   httplib::Client probes("127.0.0.1", m.probesPort());
   EXPECT_EQ(probes.Get("/healthz")->status, 200);
   EXPECT_EQ(probes.Get("/readyz")->status, 200);
+}
+
+// The operator's :8080 (metrics) and :8081 (probes) against 1000 idle and 100
+// header-dripping clients each: the probes keep answering, scrapes keep working.
+TEST_F(TopicControllerTest, MetricsAndProbesServeThroughIdleAndDrippingClients) {
+  auto& m = startManager();
+  auto probe = [&] {
+    httplib::Client c("127.0.0.1", m.probesPort());
+    c.set_read_timeout(60);  // a hang guard
+    auto res = c.Get("/readyz");
+    return res && res->status == 200;
+  };
+  auto scrape = [&] {
+    httplib::Client c("127.0.0.1", m.metricsPort());
+    c.set_read_timeout(60);
+    auto res = c.Get("/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+  };
+  ASSERT_TRUE(eventually(probe));
+  tributary::test::expectListenerServesThroughSlowClients(m.probesPort(), probe, scrape);
+  tributary::test::expectListenerServesThroughSlowClients(
+      m.metricsPort(),
+      [&] {
+        httplib::Client c("127.0.0.1", m.metricsPort());
+        c.set_read_timeout(60);
+        auto res = c.Get("/metrics");
+        return res && res->status == 200 && probe();
+      },
+      scrape);
 }
 
 class LeaderElection : public TopicControllerTest {
