@@ -12,7 +12,7 @@ case "${1:-}" in
     packages=(
       build-essential cmake pkg-config ccache
       librdkafka-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
-      libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsimdjson-dev
+      libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsimdjson-dev libjq-dev
       libgtest-dev libgmock-dev
       curl kcat openssl
       # tests/support/helm-render renders the Helm chart as `helm template` does
