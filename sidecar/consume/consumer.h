@@ -18,6 +18,9 @@ struct ConsumedRecord {
   std::optional<std::string> key;
   std::optional<std::string> value;
   std::vector<std::pair<std::string, std::string>> headers;
+  // A pipeline's n-th output of this source record (0: the first or only): it
+  // makes the CloudEvent id unique when a transform gives several records.
+  uint32_t output = 0;
 };
 
 // Told about group rebalances, on the consumer's thread, from inside poll().

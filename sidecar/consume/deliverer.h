@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sidecar/consume/consumer.h"
@@ -17,6 +18,9 @@ struct AttemptResult {
   std::string error;   // the failure in words, e.g. "HTTP 400: <body>" or "connection refused"
   std::optional<std::chrono::milliseconds> retryAfter;
   std::chrono::duration<double> took{0};
+  // Added to the record's dead letter when this failure is its last (a
+  // pipeline's tributary.dlq.step).
+  std::vector<std::pair<std::string, std::string>> deadLetterHeaders;
 };
 
 // Hands one record to the app. Thread safety: deliver() from the subscription's
@@ -49,8 +53,10 @@ class Deliverer {
 // per request. More: a free worker takes every record waiting, up to
 // batchSize, and sends them as one application/cloudevents-batch+json array
 // of structured CloudEvents; the answer settles the attempt of each of them.
+// `headers` are sent with every request (a pipeline's http sink's `headers`).
 std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,
-                                                 int workers, const std::string& source, int batchSize = 1);
+                                                 int workers, const std::string& source, int batchSize = 1,
+                                                 const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // The request body of a batch (exposed for tests): a JSON array with one
 // structured CloudEvent per record, each with its own attempt number.

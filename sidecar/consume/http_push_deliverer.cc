@@ -37,8 +37,9 @@ std::string rfc3339(int64_t ms) {
 class HttpPushDeliverer final : public Deliverer {
  public:
   HttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout, int workers,
-                    std::string source, int batchSize)
+                    std::string source, int batchSize, const std::vector<std::pair<std::string, std::string>>& headers)
       : timeout_(timeout), source_(std::move(source)), batchSize_(static_cast<size_t>(std::max(1, batchSize))) {
+    for (const auto& [name, value] : headers) extraHeaders_.emplace(name, value);
     const auto schemeEnd = endpoint.find("://");
     const auto pathStart = endpoint.find('/', schemeEnd == std::string::npos ? 0 : schemeEnd + 3);
     base_ = endpoint.substr(0, pathStart);
@@ -85,6 +86,7 @@ class HttpPushDeliverer final : public Deliverer {
     client.set_connection_timeout(secs, usecs);
     client.set_read_timeout(secs, usecs);
     client.set_write_timeout(secs, usecs);
+    if (!extraHeaders_.empty()) client.set_default_headers(extraHeaders_);
     std::vector<Job> batch;
     while (true) {
       batch.clear();
@@ -152,6 +154,7 @@ class HttpPushDeliverer final : public Deliverer {
 
   const std::chrono::milliseconds timeout_;
   const std::string source_;
+  httplib::Headers extraHeaders_;  // sent with every request
   const size_t batchSize_;
   std::string base_;
   std::string path_;
@@ -172,7 +175,8 @@ std::vector<std::pair<std::string, std::string>> contextAttributes(const Consume
                                                                    const std::string& source) {
   std::vector<std::pair<std::string, std::string>> a = {
       {"specversion", "1.0"},
-      {"id", r.tp.topic + "-" + std::to_string(r.tp.partition) + "-" + std::to_string(r.offset)},
+      {"id", r.tp.topic + "-" + std::to_string(r.tp.partition) + "-" + std::to_string(r.offset) +
+                 (r.output > 0 ? "-" + std::to_string(r.output) : std::string())},
       {"source", source + "/" + r.tp.topic},
       {"type", "dev.tributary.kafka.record"},
       {"partition", std::to_string(r.tp.partition)},
@@ -271,8 +275,9 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
 }
 
 std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,
-                                                 int workers, const std::string& source, int batchSize) {
-  return std::make_unique<HttpPushDeliverer>(endpoint, timeout, workers, source, batchSize);
+                                                 int workers, const std::string& source, int batchSize,
+                                                 const std::vector<std::pair<std::string, std::string>>& headers) {
+  return std::make_unique<HttpPushDeliverer>(endpoint, timeout, workers, source, batchSize, headers);
 }
 
 }  // namespace tributary::sidecar

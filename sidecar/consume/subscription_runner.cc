@@ -32,6 +32,7 @@ struct SubscriptionRunner::Pending {
   int64_t firstAttemptMs = 0;
   int64_t lastAttemptMs = 0;
   std::string lastError;
+  std::vector<std::pair<std::string, std::string>> lastDeadLetterHeaders;  // the last failure's (AttemptResult)
 };
 
 SubscriptionRunner::SubscriptionRunner(SubscriptionConfig config, ConsumerFactory consumerFactory,
@@ -387,6 +388,7 @@ void SubscriptionRunner::onAttempt(const PendingPtr& p, AttemptResult result) {
   attemptDuration_.Observe(result.took.count());
   if (result.outcome == AttemptOutcome::Delivered) return settle(p, Settled::Success);
   p->lastError = result.error;
+  p->lastDeadLetterHeaders = std::move(result.deadLetterHeaders);
   if (result.outcome == AttemptOutcome::Retryable && !retry_.exhausted(p->attempts)) {
     logRetry(*p);
     topicMetrics(p->record->tp.topic).retry->Increment();
@@ -460,6 +462,7 @@ void SubscriptionRunner::writeDeadLetter(const PendingPtr& p) {
   out.headers.emplace_back("tributary.dlq.error", p->lastError);
   out.headers.emplace_back("tributary.dlq.first-attempt-ms", std::to_string(p->firstAttemptMs));
   out.headers.emplace_back("tributary.dlq.last-attempt-ms", std::to_string(p->lastAttemptMs));
+  out.headers.insert(out.headers.end(), p->lastDeadLetterHeaders.begin(), p->lastDeadLetterHeaders.end());
   ++inFlight_;
   p->state = Pending::State::DeadLettering;
   auto mailbox = mailbox_;

@@ -1,0 +1,222 @@
+#include "sidecar/pipeline/pipeline_app.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "common/http/http_server.h"
+#include "common/kafka/embedded_cluster.h"
+#include "common/log/log.h"
+#include "common/metrics/exposition.h"
+#include "common/metrics/process_collector.h"
+#include "sidecar/consume/kafka_consumer.h"
+#include "sidecar/consume/subscription_runner.h"
+#include "sidecar/pipeline/jq_executor.h"
+#include "sidecar/pipeline/pipeline_deliverer.h"
+#include "sidecar/pipeline/pipeline_metrics.h"
+#include "sidecar/pipeline/sink.h"
+#include "sidecar/produce/kafka_producer.h"
+
+namespace tributary::sidecar::pipeline {
+namespace {
+
+ListenerLimits adminLimits() {
+  ListenerLimits l;
+  l.maxConnections = 256;
+  return l;
+}
+
+std::vector<std::string> sinkNames(const PipelineConfig& c) {
+  std::vector<std::string> names;
+  for (const auto& [name, sink] : c.sinks) names.push_back(name);
+  return names;
+}
+
+class PipelineAppImpl final : public PipelineApp {
+ public:
+  PipelineAppImpl(const PipelineConfig& config, std::function<void()> onFatal)
+      : config_(config),
+        onFatal_(std::move(onFatal)),
+        pipelineMetrics_(*metrics_.registry, config.name, config.steps.size(), sinkNames(config)),
+        admin_(4, 64 * 1024, adminLimits()) {}
+
+  ~PipelineAppImpl() override { shutdown(); }
+
+  bool start(std::string& error) {
+    const KafkaConfig& kafka = config_.runtime.kafka;
+    if (config_.runtime.embeddedKafka()) {
+      try {
+        embedded_ = std::make_unique<EmbeddedKafka>(3);
+      } catch (const std::exception& e) {
+        error = e.what();
+        return false;
+      }
+      bootstrap_ = embedded_->bootstrapServers();
+      log::info("started the embedded Kafka cluster (dev mode: 3 brokers, topics auto-created)",
+                {{"bootstrapServers", bootstrap_}});
+    } else {
+      bootstrap_ = kafka.bootstrapServers;
+    }
+
+    auto compiled = Steps::compile(jq_, config_.steps, config_.defaultSink);
+    if (auto* errors = std::get_if<std::vector<std::string>>(&compiled)) {
+      error = "the pipeline's steps do not compile:";
+      for (const auto& e : *errors) error += "\n  - " + e;
+      return false;
+    }
+    steps_ = std::make_unique<Steps>(std::move(std::get<Steps>(compiled)));
+
+    producer_ = makeKafkaProducer(kafka, bootstrap_, *metrics_.registry, error);
+    if (!producer_) return false;
+    const std::string firstBroker = bootstrap_.substr(0, bootstrap_.find(','));
+    std::map<std::string, std::unique_ptr<Sink>> sinks;
+    for (const auto& [name, sink] : config_.sinks) {
+      if (sink.kind == SinkConfig::Kind::Http) {
+        sinks[name] = makeHttpSink(sink, std::min(config_.maxInFlight, 16), "kafka://" + firstBroker);
+        continue;
+      }
+      Producer* producer = producer_.get();
+      if (!sink.cluster.empty()) {
+        auto& other = clusterProducers_[sink.cluster];
+        if (!other) {
+          const ClusterConfig& cluster = config_.clusters.at(sink.cluster);
+          KafkaConfig k;
+          k.bootstrapServers = cluster.bootstrapServers;
+          k.properties = cluster.properties;
+          k.deliveryTimeout = kafka.deliveryTimeout;
+          // Its librdkafka statistics would share the main producer's series.
+          other = makeKafkaProducer(k, k.bootstrapServers, unexportedRegistry_, error);
+          if (!other) {
+            error = "clusters." + sink.cluster + ": " + error;
+            return false;
+          }
+        }
+        producer = other.get();
+      }
+      sinks[name] = makeTopicSink(*producer, sink.topic);
+    }
+    deliverer_ = std::make_unique<PipelineDeliverer>(*steps_, std::move(sinks), pipelineMetrics_);
+
+    const SubscriptionConfig sub = config_.subscription();
+    const std::string bootstrap = bootstrap_;
+    runner_ = std::make_unique<SubscriptionRunner>(
+        sub,
+        [kafka, bootstrap, sub, metrics = &metrics_](RebalanceListener& l, std::string& err) {
+          return makeKafkaConsumer(kafka, bootstrap, sub, l, err, metrics);
+        },
+        *deliverer_, *producer_, metrics_);
+    if (!runner_->start(error)) return false;
+
+    installAdminRoutes();
+    if (!admin_.bind(config_.runtime.admin.listen, error)) return false;
+    admin_.start();
+    log::info("pipeline running",
+              {{"pipeline", config_.name},
+               {"processing", config_.processing == PipelineConfig::Processing::ExactlyOnce ? "exactlyOnce" : "atLeastOnce"},
+               {"steps", std::to_string(config_.steps.size())},
+               {"sinks", std::to_string(config_.sinks.size())},
+               {"admin", config_.runtime.admin.listen.host + ":" + std::to_string(admin_.port())},
+               {"bootstrapServers", bootstrap_}});
+    started_ = true;
+    return true;
+  }
+
+  int adminPort() const override { return admin_.port(); }
+  const std::string& bootstrapServers() const override { return bootstrap_; }
+  SidecarMetrics& metrics() override { return metrics_; }
+  bool ready() const override {
+    return !shutDown_.load() && producer_ && producer_->metadataAnswered() && runner_ && runner_->joined();
+  }
+  std::string fatalError() const override {
+    std::lock_guard lock(fatalMutex_);
+    return fatal_;
+  }
+
+  int shutdown() override {
+    if (shutDown_.exchange(true)) return unflushed_;
+    if (!started_) {
+      runner_.reset();
+      deliverer_.reset();
+      return 0;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + config_.runtime.shutdown.gracePeriod;
+    auto left = [&] {
+      return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        deadline - std::chrono::steady_clock::now()));
+    };
+    log::info("shutting down the pipeline: finishing what is in flight, committing what is settled",
+              {{"pipeline", config_.name},
+               {"gracePeriod", std::to_string(config_.runtime.shutdown.gracePeriod.count()) + "ms"}});
+    runner_->stop(left());
+    unflushed_ = producer_->flush(left());
+    for (auto& [name, p] : clusterProducers_) unflushed_ += p->flush(left());
+    if (unflushed_ > 0) {
+      producer_->abandonOutstanding();
+      for (auto& [name, p] : clusterProducers_) p->abandonOutstanding();
+      log::warn("grace period over with outputs unacknowledged; their source records were not committed and "
+                "will be processed again",
+                {{"records", std::to_string(unflushed_)}});
+    }
+    runner_.reset();
+    deliverer_.reset();
+    admin_.stop();
+    log::info("shutdown complete");
+    return unflushed_;
+  }
+
+ private:
+  void installAdminRoutes() {
+    auto& s = admin_.routes();
+    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      metrics_.producerQueue.Set(producer_->queueDepth());
+      res.set_content(renderMetrics({metrics_.registry, processCollector_}), kPrometheusContentType);
+    });
+    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      const bool brokers = producer_->metadataAnswered();
+      const bool joined = runner_ && runner_->joined();
+      nlohmann::json checks{{"brokers", brokers ? "ok" : "no broker answered a metadata request"},
+                            {"pipeline:" + config_.name, joined ? "ok" : "not yet joined its consumer group"},
+                            {"shutdown", shutDown_.load() ? "shutting down" : "ok"}};
+      const bool ok = brokers && joined && !shutDown_.load();
+      res.status = ok ? 200 : 503;
+      res.set_content(nlohmann::json{{"ready", ok}, {"checks", checks}}.dump(), "application/json");
+    });
+  }
+
+  const PipelineConfig config_;
+  std::function<void()> onFatal_;
+  // Declared in dependency order: destroyed in reverse, Kafka last.
+  std::unique_ptr<EmbeddedKafka> embedded_;
+  std::string bootstrap_;
+  SidecarMetrics metrics_;
+  PipelineMetrics pipelineMetrics_;
+  prometheus::Registry unexportedRegistry_;
+  std::shared_ptr<ProcessCollector> processCollector_ = std::make_shared<ProcessCollector>();
+  std::unique_ptr<Producer> producer_;
+  std::map<std::string, std::unique_ptr<Producer>> clusterProducers_;
+  JqExecutor jq_;
+  std::unique_ptr<Steps> steps_;
+  std::unique_ptr<PipelineDeliverer> deliverer_;
+  std::unique_ptr<SubscriptionRunner> runner_;
+  HttpServer admin_;
+  std::atomic<bool> shutDown_{false};
+  std::atomic<bool> started_{false};
+  int unflushed_ = 0;
+  mutable std::mutex fatalMutex_;
+  std::string fatal_;  // guarded by fatalMutex_
+};
+
+}  // namespace
+
+std::unique_ptr<PipelineApp> PipelineApp::start(const PipelineConfig& config, std::function<void()> onFatal,
+                                                std::string& error) {
+  auto app = std::make_unique<PipelineAppImpl>(config, std::move(onFatal));
+  if (!app->start(error)) return nullptr;
+  return app;
+}
+
+}  // namespace tributary::sidecar::pipeline
