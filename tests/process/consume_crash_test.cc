@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/kafka/embedded_cluster.h"
+#include "tests/support/group_probe.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/loopback_server.h"
 
@@ -160,53 +161,6 @@ void produceRaw(const std::string& bootstrap, const std::string& topic, int coun
   rd_kafka_destroy(rk);
 }
 
-// The group's view from outside: committed offsets (an OffsetFetch with the
-// subscription's group id; this handle never joins the group) and each
-// partition's end.
-class GroupProbe {
- public:
-  GroupProbe(const std::string& bootstrap, const std::string& group, std::string topic, int partitions)
-      : topic_(std::move(topic)), partitions_(partitions) {
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    EXPECT_NE(rk_, nullptr) << err;
-  }
-  ~GroupProbe() {
-    if (rk_) rd_kafka_destroy(rk_);
-  }
-
-  // partition → committed offset (the next record to read); -1 when none.
-  std::map<int, int64_t> committed() {
-    auto* list = rd_kafka_topic_partition_list_new(partitions_);
-    for (int p = 0; p < partitions_; ++p) rd_kafka_topic_partition_list_add(list, topic_.c_str(), p);
-    std::map<int, int64_t> out;
-    if (rd_kafka_committed(rk_, list, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-      for (int i = 0; i < list->cnt; ++i)
-        out[list->elems[i].partition] = list->elems[i].err ? -1 : std::max<int64_t>(-1, list->elems[i].offset);
-    rd_kafka_topic_partition_list_destroy(list);
-    return out;
-  }
-  std::map<int, int64_t> ends() {
-    std::map<int, int64_t> out;
-    for (int p = 0; p < partitions_; ++p) {
-      int64_t low = -1, high = -1;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(rk_, topic_.c_str(), p, &low, &high, 10'000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      out[p] = high;
-    }
-    return out;
-  }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  const std::string topic_;
-  const int partitions_;
-};
-
 constexpr int kPartitions = 3;
 const std::string kGroup = "crash-group";
 
@@ -255,7 +209,7 @@ TEST(ConsumeCrash, SigkillMidStreamDeliversEveryOffsetAtLeastOnceWithDuplicatesB
   tributary::EmbeddedKafka kafka(3);
   kafka.createTopic("orders", kPartitions, 3);
   ASSERT_NO_FATAL_FAILURE(produceRaw(kafka.bootstrapServers(), "orders", kRecords));
-  GroupProbe probe(kafka.bootstrapServers(), kGroup, "orders", kPartitions);
+  tributary::test::GroupProbe probe(kafka.bootstrapServers(), kGroup, "orders", kPartitions);
   const auto ends = probe.ends();
 
   // First life: an app taking 1 ms per record, which stops answering after
@@ -333,7 +287,7 @@ TEST(ConsumeCrash, SigtermFinishesInFlightDeliveriesCommitsThemAndNothingSettled
   tributary::EmbeddedKafka kafka(3);
   kafka.createTopic("orders", kPartitions, 3);
   ASSERT_NO_FATAL_FAILURE(produceRaw(kafka.bootstrapServers(), "orders", kRecords));
-  GroupProbe probe(kafka.bootstrapServers(), kGroup, "orders", kPartitions);
+  tributary::test::GroupProbe probe(kafka.bootstrapServers(), kGroup, "orders", kPartitions);
   const auto ends = probe.ends();
 
   // A slowish app (20 ms a record), delivered to in parallel.
