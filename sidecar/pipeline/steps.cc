@@ -21,28 +21,33 @@ const std::vector<std::string>& variableNames() {
   return k;
 }
 
-// A record in the middle of the steps: its value as JSON text (what `.` is).
+// The variables' indexes, in variableNames() order.
+enum Variable : size_t { kKey, kHeaders, kTopic, kPartition, kOffset, kTimestamp, kValueBase64, kVariables };
+
+// A record in the middle of the steps (on the jq thread): its value as a jq
+// value (what `.` is), passed from step to step without a text round trip.
 struct Working {
   std::optional<std::string> key;
-  std::string valueJson;                  // `.`
+  JqValue value;                          // `.`
   std::optional<std::string> valueBytes;  // the input's bytes while no step changed the value
   bool valueChanged = false;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<JqValue> variables;  // built on first use; key and headers again after a change
+  bool keyStale = true, headersStale = true;
 };
 
 std::string jsonText(const std::string& s) {
   return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// jq's truthiness: everything but false and null.
-bool truthy(const std::string& json) { return json != "false" && json != "null"; }
-
 // An expression's result as Kafka bytes: a JSON string as its text, anything
 // else as its JSON text; null as "no bytes".
-std::optional<std::string> asBytes(const std::string& json) {
-  if (json == "null") return std::nullopt;
-  if (!json.empty() && json[0] == '"') return Json::parse(json).get<std::string>();
-  return json;
+std::optional<std::string> asBytes(const JqValue& v) {
+  switch (v.kind()) {
+    case JqValue::Kind::Null: return std::nullopt;
+    case JqValue::Kind::String: return v.stringValue();
+    default: return v.json();
+  }
 }
 
 }  // namespace
@@ -62,8 +67,10 @@ std::variant<Steps, std::vector<std::string>> Steps::compile(JqExecutor& jq, con
                                                             const std::string& defaultSink) {
   std::vector<std::string> errors;
   std::vector<Compiled> compiled;
+  std::vector<bool> uses(variableNames().size(), false);
   auto one = [&](size_t i, const std::string& where, const std::string& expression) -> JqExecutor::ProgramId {
     auto c = jq.compile(expression, variableNames());
+    for (size_t v = 0; v < c.uses.size(); ++v) uses[v] = uses[v] || c.uses[v];
     if (!c.id) {
       errors.push_back("steps[" + std::to_string(i) + "]." + where + ": " + jsonText(expression) +
                        " does not compile: " + c.error);
@@ -92,7 +99,7 @@ std::variant<Steps, std::vector<std::string>> Steps::compile(JqExecutor& jq, con
     compiled.push_back(std::move(c));
   }
   if (!errors.empty()) return errors;
-  return Steps(jq, std::move(compiled), defaultSink);
+  return Steps(jq, std::move(compiled), defaultSink, std::move(uses));
 }
 
 std::vector<std::string> Steps::check(JqExecutor& jq, const std::vector<StepConfig>& steps) {
@@ -133,29 +140,37 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
   first.key = record.key;
   first.headers = record.headers;
   first.valueBytes = record.value;
-  std::string valueBase64 = "null";
-  if (!record.value) first.valueJson = "null";
-  else if (isJsonText(*record.value)) first.valueJson = *record.value;
-  else if (isValidUtf8(*record.value)) first.valueJson = jsonText(*record.value);
-  else {
-    first.valueJson = "null";
-    valueBase64 = jsonText(base64Encode(*record.value));
+  JqValue valueBase64;  // null unless the value is binary
+  if (!record.value) {
+    // null
+  } else if (isJsonText(*record.value)) {
+    first.value = JqValue::parse(*record.value);
+  } else if (isValidUtf8(*record.value)) {
+    first.value = JqValue::string(*record.value);
+  } else {
+    valueBase64 = JqValue::string(base64Encode(*record.value));
   }
-  const std::string topic = jsonText(record.topic), partition = std::to_string(record.partition),
-                    offset = std::to_string(record.offset), timestamp = std::to_string(record.timestampMs);
-  auto variables = [&](const Working& w) {
-    Json headers = Json::object();
-    for (const auto& [name, value] : w.headers) headers[name] = isValidUtf8(value) ? value : base64Encode(value);
-    return std::vector<std::string>{w.key ? jsonText(*w.key) : "null",
-                                    headers.dump(-1, ' ', false, Json::error_handler_t::replace),
-                                    topic,
-                                    partition,
-                                    offset,
-                                    timestamp,
-                                    w.valueChanged ? "null" : valueBase64};
+  // The record's fixed variables, built only when some expression names them.
+  std::vector<JqValue> fixed(kVariables);
+  if (uses_[kTopic]) fixed[kTopic] = JqValue::string(record.topic);
+  if (uses_[kPartition]) fixed[kPartition] = JqValue::number(record.partition);
+  if (uses_[kOffset]) fixed[kOffset] = JqValue::number(static_cast<double>(record.offset));
+  if (uses_[kTimestamp]) fixed[kTimestamp] = JqValue::number(static_cast<double>(record.timestampMs));
+  auto variables = [&](Working& w) -> const std::vector<JqValue>& {
+    if (w.variables.empty()) w.variables = fixed;
+    if (uses_[kKey] && w.keyStale) w.variables[kKey] = w.key ? JqValue::string(*w.key) : JqValue();
+    if (uses_[kHeaders] && w.headersStale) {
+      std::vector<std::pair<std::string, std::string>> text;
+      for (const auto& [name, value] : w.headers) text.emplace_back(name, isValidUtf8(value) ? value : base64Encode(value));
+      w.variables[kHeaders] = JqValue::object(text);
+    }
+    if (uses_[kValueBase64]) w.variables[kValueBase64] = w.valueChanged ? JqValue() : valueBase64;
+    w.keyStale = w.headersStale = false;
+    return w.variables;
   };
 
-  std::vector<Working> current{std::move(first)};
+  std::vector<Working> current;
+  current.push_back(std::move(first));
   std::vector<std::string> sinks(1);  // per working record, once routed
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Compiled& step = steps_[i];
@@ -163,13 +178,12 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
     std::vector<std::string> nextSinks;
     for (size_t w = 0; w < current.size(); ++w) {
       Working& rec = current[w];
-      const auto vars = variables(rec);
-      auto run = [&](JqExecutor::ProgramId id) { return jq_->runHere(id, rec.valueJson, vars); };
+      auto run = [&](JqExecutor::ProgramId id) { return jq_->runHere(id, rec.value, variables(rec)); };
       switch (step.kind) {
         case StepConfig::Kind::Filter: {
           auto out = run(step.program);
           if (!out.ok()) return StepFailure{i, "filter: " + out.error};
-          if (!out.values.empty() && truthy(out.values[0])) {
+          if (!out.values.empty() && out.values[0].truthy()) {
             next.push_back(std::move(rec));
             nextSinks.push_back(sinks[w]);
           }
@@ -178,9 +192,10 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
         case StepConfig::Kind::Transform: {
           auto out = run(step.program);
           if (!out.ok()) return StepFailure{i, "transform: " + out.error};
-          for (auto& value : out.values) {
-            Working copy = rec;
-            copy.valueJson = std::move(value);
+          for (size_t o = 0; o < out.values.size(); ++o) {
+            // The last output takes the record itself: no copy for the usual one-to-one transform.
+            Working copy = o + 1 < out.values.size() ? rec : std::move(rec);
+            copy.value = std::move(out.values[o]);
             copy.valueChanged = true;
             next.push_back(std::move(copy));
             nextSinks.push_back(sinks[w]);
@@ -192,6 +207,7 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
           if (!out.ok()) return StepFailure{i, "setKey: " + out.error};
           if (out.values.empty()) return StepFailure{i, "setKey: the expression gave no output"};
           rec.key = asBytes(out.values[0]);
+          rec.keyStale = true;
           next.push_back(std::move(rec));
           nextSinks.push_back(sinks[w]);
           break;
@@ -206,6 +222,7 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
                                              [&](const auto& h) { return h.first == name; }),
                               rec.headers.end());
             if (bytes) rec.headers.emplace_back(name, std::move(*bytes));  // null removes the header
+            rec.headersStale = true;
           }
           next.push_back(std::move(rec));
           nextSinks.push_back(sinks[w]);
@@ -216,7 +233,7 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
           for (size_t r = 0; r < step.routes.size() && sink.empty(); ++r) {
             auto out = run(step.routes[r].first);
             if (!out.ok()) return StepFailure{i, "route[" + std::to_string(r) + "].when: " + out.error};
-            if (!out.values.empty() && truthy(out.values[0])) sink = step.routes[r].second;
+            if (!out.values.empty() && out.values[0].truthy()) sink = step.routes[r].second;
           }
           next.push_back(std::move(rec));
           nextSinks.push_back(sink);  // empty: the default sink, decided below
@@ -229,6 +246,7 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
   }
 
   std::vector<StepOutput> outputs;
+  outputs.reserve(current.size());
   for (size_t w = 0; w < current.size(); ++w) {
     Working& rec = current[w];
     StepOutput o;
@@ -238,7 +256,7 @@ Steps::Result Steps::processHere(const PipelineRecord& record) const {
     // as the produce API sends a JSON value); null is a tombstone. A value no
     // step changed is the input's bytes.
     if (!rec.valueChanged) o.value = std::move(rec.valueBytes);
-    else if (rec.valueJson != "null") o.value = std::move(rec.valueJson);
+    else if (rec.value.kind() != JqValue::Kind::Null) o.value = rec.value.json();
     o.sink = sinks[w].empty() ? defaultSink_ : sinks[w];
     if (o.sink.empty())
       return StepFailure{steps_.size(), "no route matched and the pipeline has no sink named \"default\""};

@@ -84,12 +84,13 @@ class Steps {
     std::vector<std::pair<std::string, JqExecutor::ProgramId>> headers;
     std::vector<std::pair<JqExecutor::ProgramId, std::string>> routes;
   };
-  Steps(JqExecutor& jq, std::vector<Compiled> steps, std::string defaultSink)
-      : jq_(&jq), steps_(std::move(steps)), defaultSink_(std::move(defaultSink)) {}
+  Steps(JqExecutor& jq, std::vector<Compiled> steps, std::string defaultSink, std::vector<bool> uses)
+      : jq_(&jq), steps_(std::move(steps)), defaultSink_(std::move(defaultSink)), uses_(std::move(uses)) {}
 
   JqExecutor* jq_;
   std::vector<Compiled> steps_;
   std::string defaultSink_;  // empty: an unrouted record is a failure
+  std::vector<bool> uses_;   // per variable (variableNames()): whether any expression names it
 };
 
 const char* stepKindName(StepConfig::Kind kind);
