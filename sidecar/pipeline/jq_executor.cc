@@ -81,99 +81,122 @@ void JqExecutor::loop() {
   programs_.clear();
 }
 
+JqExecutor::Program* JqExecutor::newProgram(const std::string& expression, const std::vector<std::string>& variables,
+                                            std::string& error) {
+  auto* p = new Program;
+  p->jq = jq_init();
+  if (p->jq == nullptr) {
+    delete p;
+    error = "libjq could not allocate a jq state";
+    return nullptr;
+  }
+  jq_set_error_cb(p->jq, &collectError, &p->errors);
+  jq_set_debug_cb(p->jq, &dropDebug, nullptr);
+  // The input is [value, variable values...]; the expression sees the value
+  // as `.` and each variable by its name. It stays in parentheses of its own,
+  // so that a trailing pipe or comma belongs to it.
+  std::string program = ". as [$tributary_input";
+  for (const auto& name : variables) program += ", $" + name;
+  program += "] | $tributary_input | (\n" + expression + "\n)";
+  p->variables = variables.size();
+  if (!jq_compile(p->jq, program.c_str())) {
+    error = p->errors.empty() ? "the expression does not compile" : p->errors;
+    delete p;
+    return nullptr;
+  }
+  p->errors.clear();
+  return p;
+}
+
 JqExecutor::Compiled JqExecutor::compile(const std::string& expression, const std::vector<std::string>& variables) {
   std::promise<Compiled> done;
   auto answer = done.get_future();
   post([&] {
-    auto* p = new Program;
-    p->jq = jq_init();
-    if (p->jq == nullptr) {
-      delete p;
-      done.set_value({std::nullopt, "libjq could not allocate a jq state"});
-      return;
-    }
-    jq_set_error_cb(p->jq, &collectError, &p->errors);
-    jq_set_debug_cb(p->jq, &dropDebug, nullptr);
-    // The input is [value, variable values...]; the expression sees the value
-    // as `.` and each variable by its name. It stays in parentheses of its own,
-    // so that a trailing pipe or comma belongs to it.
-    std::string program = ". as [$tributary_input";
-    for (const auto& name : variables) program += ", $" + name;
-    program += "] | $tributary_input | (\n" + expression + "\n)";
-    p->variables = variables.size();
-    if (!jq_compile(p->jq, program.c_str())) {
-      std::string error = p->errors.empty() ? "the expression does not compile" : p->errors;
-      delete p;
-      done.set_value({std::nullopt, error});
-      return;
-    }
-    p->errors.clear();
+    std::string error;
+    Program* p = newProgram(expression, variables, error);
+    if (p == nullptr) return done.set_value({std::nullopt, error});
     programs_.push_back(p);
     done.set_value({programs_.size() - 1, ""});
   });
   return answer.get();
 }
 
+std::string JqExecutor::check(const std::string& expression, const std::vector<std::string>& variables) {
+  std::promise<std::string> done;
+  auto answer = done.get_future();
+  post([&] {
+    std::string error;
+    delete newProgram(expression, variables, error);
+    done.set_value(error);
+  });
+  return answer.get();
+}
+
+void JqExecutor::execute(std::function<void()> task) { post(std::move(task)); }
+
 JqExecutor::Outputs JqExecutor::run(ProgramId id, const std::string& input,
                                     const std::vector<std::string>& variableValues) {
   std::promise<Outputs> done;
   auto answer = done.get_future();
-  post([&] {
-    Outputs out;
-    if (id >= programs_.size()) {
-      out.error = "no such program";
-      return done.set_value(std::move(out));
-    }
-    Program& p = *programs_[id];
-    if (variableValues.size() != p.variables) {
-      out.error = "the program takes " + std::to_string(p.variables) + " variables, " +
-                  std::to_string(variableValues.size()) + " given";
-      return done.set_value(std::move(out));
-    }
-    jv args = jv_array();
-    auto parse = [&](const std::string& text, const char* what) -> bool {
-      jv v = jv_parse_sized(text.data(), static_cast<int>(text.size()));
-      if (!jv_is_valid(v)) {
-        out.error = std::string(what) + " is not JSON: " + errorText(jv_invalid_get_msg(v));
-        return false;
-      }
-      args = jv_array_append(args, v);
-      return true;
-    };
-    if (!parse(input, "the input")) {
-      jv_free(args);
-      return done.set_value(std::move(out));
-    }
-    for (const auto& value : variableValues)
-      if (!parse(value, "a variable's value")) {
-        jv_free(args);
-        return done.set_value(std::move(out));
-      }
-    p.errors.clear();
-    jq_start(p.jq, args, 0);
-    while (true) {
-      jv result = jq_next(p.jq);
-      if (jv_is_valid(result)) {
-        if (out.values.size() >= kMaxOutputs) {
-          jv_free(result);
-          out.error = "the expression gave more than " + std::to_string(kMaxOutputs) + " outputs";
-          break;
-        }
-        out.values.push_back(dumpJson(result));
-        continue;
-      }
-      if (jv_invalid_has_msg(jv_copy(result))) {
-        out.error = errorText(jv_invalid_get_msg(result));
-      } else {
-        jv_free(result);
-        if (jq_halted(p.jq)) out.error = "the expression halted";
-      }
-      break;
-    }
-    if (!out.ok()) out.values.clear();
-    done.set_value(std::move(out));
-  });
+  post([&] { done.set_value(runHere(id, input, variableValues)); });
   return answer.get();
+}
+
+JqExecutor::Outputs JqExecutor::runHere(ProgramId id, const std::string& input,
+                                        const std::vector<std::string>& variableValues) {
+  Outputs out;
+  if (id >= programs_.size()) {
+    out.error = "no such program";
+    return out;
+  }
+  Program& p = *programs_[id];
+  if (variableValues.size() != p.variables) {
+    out.error = "the program takes " + std::to_string(p.variables) + " variables, " +
+                std::to_string(variableValues.size()) + " given";
+    return out;
+  }
+  jv args = jv_array();
+  auto parse = [&](const std::string& text, const char* what) -> bool {
+    jv v = jv_parse_sized(text.data(), static_cast<int>(text.size()));
+    if (!jv_is_valid(v)) {
+      out.error = std::string(what) + " is not JSON: " + errorText(jv_invalid_get_msg(v));
+      return false;
+    }
+    args = jv_array_append(args, v);
+    return true;
+  };
+  if (!parse(input, "the input")) {
+    jv_free(args);
+    return out;
+  }
+  for (const auto& value : variableValues)
+    if (!parse(value, "a variable's value")) {
+      jv_free(args);
+      return out;
+    }
+  p.errors.clear();
+  jq_start(p.jq, args, 0);
+  while (true) {
+    jv result = jq_next(p.jq);
+    if (jv_is_valid(result)) {
+      if (out.values.size() >= kMaxOutputs) {
+        jv_free(result);
+        out.error = "the expression gave more than " + std::to_string(kMaxOutputs) + " outputs";
+        break;
+      }
+      out.values.push_back(dumpJson(result));
+      continue;
+    }
+    if (jv_invalid_has_msg(jv_copy(result))) {
+      out.error = errorText(jv_invalid_get_msg(result));
+    } else {
+      jv_free(result);
+      if (jq_halted(p.jq)) out.error = "the expression halted";
+    }
+    break;
+  }
+  if (!out.ok()) out.values.clear();
+  return out;
 }
 
 }  // namespace tributary::sidecar::pipeline

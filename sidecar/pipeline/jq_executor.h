@@ -51,12 +51,27 @@ class JqExecutor {
   // may use; their values are given to each run, in the same order.
   Compiled compile(const std::string& expression, const std::vector<std::string>& variables = {});
 
+  // Compiles `expression` only to say whether it compiles (the error, or ""),
+  // keeping nothing: for validation in a long-lived process (the operator).
+  std::string check(const std::string& expression, const std::vector<std::string>& variables = {});
+
   // Runs a compiled program with `input` (JSON text) as `.` and the variables'
   // values (JSON texts). An input or value that is not JSON is an error.
+  // Waits for the executor's thread; see runHere() for work already on it.
   Outputs run(ProgramId id, const std::string& input, const std::vector<std::string>& variableValues = {});
+
+  // Runs `task` on the executor's thread, later (tasks run in the order given);
+  // returns at once. Inside it, runHere() evaluates without a hand-over: the
+  // pipeline runs all of a record's steps in one task.
+  void execute(std::function<void()> task);
+  // run(), on the executor's thread only (from inside an execute() task).
+  Outputs runHere(ProgramId id, const std::string& input, const std::vector<std::string>& variableValues);
+  bool onExecutorThread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
  private:
   struct Program;
+  static Program* newProgram(const std::string& expression, const std::vector<std::string>& variables,
+                             std::string& error);
   void post(std::function<void()> task);
   void loop();
 

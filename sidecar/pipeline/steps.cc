@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <future>
 
 #include "common/codec/base64.h"
 #include "common/codec/json_text.h"
@@ -94,7 +95,40 @@ std::variant<Steps, std::vector<std::string>> Steps::compile(JqExecutor& jq, con
   return Steps(jq, std::move(compiled), defaultSink);
 }
 
-std::variant<std::vector<StepOutput>, StepFailure> Steps::process(const PipelineRecord& record) const {
+std::vector<std::string> Steps::check(JqExecutor& jq, const std::vector<StepConfig>& steps) {
+  std::vector<std::string> errors;
+  auto one = [&](size_t i, const std::string& where, const std::string& expression) {
+    if (std::string error = jq.check(expression, variableNames()); !error.empty())
+      errors.push_back("steps[" + std::to_string(i) + "]." + where + ": " + jsonText(expression) +
+                       " does not compile: " + error);
+  };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const StepConfig& s = steps[i];
+    switch (s.kind) {
+      case StepConfig::Kind::Filter:
+      case StepConfig::Kind::Transform:
+      case StepConfig::Kind::SetKey:
+        one(i, stepKindName(s.kind), s.expression);
+        break;
+      case StepConfig::Kind::SetHeaders:
+        for (const auto& [name, expression] : s.headers) one(i, "setHeaders." + name, expression);
+        break;
+      case StepConfig::Kind::Route:
+        for (size_t r = 0; r < s.routes.size(); ++r) one(i, "route[" + std::to_string(r) + "].when", s.routes[r].when);
+        break;
+    }
+  }
+  return errors;
+}
+
+Steps::Result Steps::process(const PipelineRecord& record) const {
+  std::promise<Result> done;
+  auto answer = done.get_future();
+  jq_->execute([&] { done.set_value(processHere(record)); });
+  return answer.get();
+}
+
+Steps::Result Steps::processHere(const PipelineRecord& record) const {
   Working first;
   first.key = record.key;
   first.headers = record.headers;
@@ -130,7 +164,7 @@ std::variant<std::vector<StepOutput>, StepFailure> Steps::process(const Pipeline
     for (size_t w = 0; w < current.size(); ++w) {
       Working& rec = current[w];
       const auto vars = variables(rec);
-      auto run = [&](JqExecutor::ProgramId id) { return jq_->run(id, rec.valueJson, vars); };
+      auto run = [&](JqExecutor::ProgramId id) { return jq_->runHere(id, rec.valueJson, vars); };
       switch (step.kind) {
         case StepConfig::Kind::Filter: {
           auto out = run(step.program);

@@ -57,15 +57,25 @@ struct StepFailure {
 // $timestamp, $valueBase64.
 //
 // Thread safety: process() may be called from any thread (the executor
-// serialises the jq work); compile() once, before.
+// serialises the jq work), processHere() from the executor's thread; compile()
+// once, before.
 class Steps {
  public:
   // Compiles every expression; each error names the step's index, its kind and the expression.
   static std::variant<Steps, std::vector<std::string>> compile(JqExecutor& jq, const std::vector<StepConfig>& steps,
                                                               const std::string& defaultSink);
 
+  // Says whether every expression compiles (each error as compile() words it),
+  // keeping nothing compiled: the operator's check of a spec.
+  static std::vector<std::string> check(JqExecutor& jq, const std::vector<StepConfig>& steps);
+
+  using Result = std::variant<std::vector<StepOutput>, StepFailure>;
   // Runs the steps over one record. Outputs in order; none when filtered out.
-  std::variant<std::vector<StepOutput>, StepFailure> process(const PipelineRecord& record) const;
+  // Any thread; waits for the executor's thread.
+  Result process(const PipelineRecord& record) const;
+  // The same, on the executor's thread only (inside JqExecutor::execute()).
+  Result processHere(const PipelineRecord& record) const;
+  JqExecutor& executor() const { return *jq_; }
 
  private:
   struct Compiled {
