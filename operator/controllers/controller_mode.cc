@@ -178,6 +178,7 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
   options.lease.leaseNamespace =
       config.leaderElection.namespace_.empty() ? connection.defaultNamespace : config.leaderElection.namespace_;
   options.lease.identity = hostname() + "_" + randomSuffix();
+  options.sidecarImage = flags.sidecarImage;  // also what KafkaPipeline pods run
   options.metrics = flags.metrics;
   options.probes = flags.probes;
   // tracing.otlpEndpoint: one span per reconcile, exported like the sidecar's spans.

@@ -176,6 +176,11 @@ KafkaPipelineParseResult parseKafkaPipeline(const Json& object) {
 
   s.pipeline = spec;
   s.pipeline["source"] = source;
+  // A sink naming the source's own cluster is a sink without one in the file
+  // (the file's `clusters` lists only the others; exactlyOnce allows only those).
+  for (auto& [name, sink] : s.pipeline["sinks"].items())
+    if (sink.contains("topic") && sink["topic"].is_object() && sink["topic"].value("cluster", "") == s.cluster)
+      sink["topic"] = sink["topic"]["name"];
   for (const char* key : {"replicas", "autoscale", "cluster"}) s.pipeline.erase(key);
   r.pipeline = KafkaPipeline{r.resource, std::move(s)};
   return r;
@@ -189,6 +194,8 @@ Json pipelineFile(const KafkaPipeline& p, const std::map<std::string, kafka::Clu
     return j;
   };
   Json file = p.spec.pipeline;
+  // The sidecar's metrics label and tributary.dlq.subscription: the resource's name.
+  file["name"] = p.resource.name;
   file["kafka"] = connection(p.spec.cluster);
   Json others = Json::object();
   for (const auto& name : p.spec.clusters)

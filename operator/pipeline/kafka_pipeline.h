@@ -68,6 +68,7 @@ struct KafkaPipelineParseResult {
 KafkaPipelineParseResult parseKafkaPipeline(const nlohmann::json& object);
 
 // The pipeline file as JSON: spec.pipeline plus
+//   name: metadata.name                     the sidecar's metrics label
 //   kafka: {bootstrapServers, properties}   the spec.cluster's connection from the operator config
 //   clusters: {NAME: {bootstrapServers, properties}}   every other cluster a sink names (only when any)
 // Properties are as the operator config writes them: ${file:...}/${env:...}

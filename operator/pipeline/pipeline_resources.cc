@@ -51,8 +51,7 @@ Json renderConfigMap(const KafkaPipeline& p, const std::string& pipelineYaml) {
 Json renderWorkload(const KafkaPipeline& p, const std::string& pipelineYaml, int replicas,
                     const RenderSettings& settings) {
   const bool exactlyOnce = p.spec.processing == Processing::ExactlyOnce;
-  Json env = Json::array({fieldEnv(kEnvPodName, "metadata.name"), fieldEnv(kEnvPodNamespace, "metadata.namespace"),
-                          {{"name", kEnvPipelineName}, {"value", p.resource.namespace_ + "/" + p.resource.name}}});
+  Json env = Json::array({fieldEnv(kEnvPodName, "metadata.name"), fieldEnv(kEnvPodNamespace, "metadata.namespace")});
   if (exactlyOnce)
     // A StatefulSet's pod is <name>-<ordinal>: the id is the same for the pod
     // that replaces it, whose initTransactions fences the old one (and aborts

@@ -34,10 +34,10 @@ inline constexpr const char* kConfigHashAnnotation = "tributary.dev/config-hash"
 inline constexpr const char* kSpecHashAnnotation = "tributary.dev/spec-hash";      // on the workload: what was rendered
 
 // Environment the pipeline container gets (the sidecar binary reads them).
-inline constexpr const char* kEnvPipelineName = "TRIBUTARY_PIPELINE_NAME";          // <namespace>/<name>
 inline constexpr const char* kEnvPodName = "TRIBUTARY_POD_NAME";                    // downward API metadata.name
 inline constexpr const char* kEnvPodNamespace = "TRIBUTARY_POD_NAMESPACE";          // downward API metadata.namespace
-inline constexpr const char* kEnvTransactionalId = "TRIBUTARY_PIPELINE_TRANSACTIONAL_ID";  // exactlyOnce only
+inline constexpr const char* kEnvTransactionalId = "TRIBUTARY_PIPELINE_TRANSACTIONAL_ID";  // exactlyOnce only:
+                                                                                   // tributary-<namespace>-<pod name>
 
 struct RenderSettings {
   std::string image = std::string("tributary/sidecar:") + TRIBUTARY_VERSION;

@@ -12,6 +12,7 @@
 #include "operator/app/yaml_json.h"
 #include "operator/controllers/pipeline_controller.h"
 #include "operator/kube/event_recorder.h"
+#include "sidecar/pipeline/pipeline_config.h"
 #include "tests/apiserver/api_client.h"
 #include "tests/support/kube/api_server_under_test.h"
 #include "tests/operator/topic/fake_cluster_admin.h"
@@ -74,7 +75,7 @@ class PipelineControllerTest : public ::testing::Test {
     apiServer.reset();
   }
 
-  std::unique_ptr<op::controllers::PipelineController> newController() {
+  std::unique_ptr<op::controllers::PipelineController> newController(bool realValidator = false) {
     op::controllers::ObjectStoreView store{[this](const std::string& key) -> std::optional<Json> {
       const auto slash = key.find('/');
       auto r = api->get("/apis/tributary.dev/v1alpha1/namespaces/" + key.substr(0, slash) + "/kafkapipelines/" +
@@ -95,6 +96,8 @@ class PipelineControllerTest : public ::testing::Test {
                  ? std::vector<std::string>{}
                  : std::vector<std::string>{"steps[1].transform: '" + refusal + "' does not compile: syntax error"};
     };
+    if (realValidator)
+      o.validator = [](const std::string& yaml) { return tributary::sidecar::pipeline::checkPipelineFile(yaml); };
     o.now = [this] { return now; };
     return std::make_unique<op::controllers::PipelineController>(
         *client, store,
@@ -182,6 +185,7 @@ TEST_F(PipelineControllerTest, RendersTheConfigMapAndADeploymentOfTheSidecarOwne
   Json file = op::app::yamlDocumentsToJson(yaml).at(0);
   Json expected = exampleSpec();
   expected.erase("replicas");
+  expected["name"] = "orders-enricher";
   expected["kafka"] = {{"bootstrapServers", "kafka-0.kafka:9092"},
                        {"properties",
                         {{"security.protocol", "SASL_SSL"}, {"sasl.password", "${file:/etc/kafka/user/password}"}}}};
@@ -209,12 +213,9 @@ TEST_F(PipelineControllerTest, RendersTheConfigMapAndADeploymentOfTheSidecarOwne
   EXPECT_EQ(pod["spec"]["volumes"][0]["configMap"]["items"][0], Json({{"key", "pipeline.yaml"}, {"path", "pipeline.yaml"}}));
   EXPECT_EQ(c["securityContext"]["runAsUser"], 65532);
   EXPECT_TRUE(c["securityContext"]["readOnlyRootFilesystem"].get<bool>());
-  bool nameEnv = false, txEnv = false;
-  for (const auto& e : c["env"]) {
-    if (e["name"] == "TRIBUTARY_PIPELINE_NAME") nameEnv = e["value"] == ns + "/orders-enricher";
+  bool txEnv = false;
+  for (const auto& e : c["env"])
     if (e["name"] == "TRIBUTARY_PIPELINE_TRANSACTIONAL_ID") txEnv = true;
-  }
-  EXPECT_TRUE(nameEnv) << c["env"].dump();
   EXPECT_FALSE(txEnv) << "at-least-once pipelines have no transactional id";
   EXPECT_EQ(api->get(kStatefulSets + "/orders-enricher").status, 404);
 
@@ -464,6 +465,37 @@ TEST_F(PipelineControllerTest, AutoscaleFollowsTheGroupsLagWithTheConsumerGroupS
   EXPECT_EQ(ready()["reason"], "InvalidPipeline");
   EXPECT_NE(ready()["message"].get<std::string>().find("spec.replicas and spec.autoscale"), std::string::npos);
   EXPECT_EQ(deployment().body["spec"]["replicas"], 10);
+}
+
+// The sidecar's own parser (sidecar::pipeline::checkPipelineFile, what the
+// operator runs in controller mode): the example's file is what the sidecar
+// accepts, and a jq expression that does not compile is refused naming the step.
+TEST_F(PipelineControllerTest, TheSidecarsOwnParserAcceptsTheExampleAndRefusesAJqCompileErrorNamingTheStep) {
+  controller = newController(true);
+  create(exampleSpec());
+  reconcile();
+  EXPECT_EQ(ready()["reason"], "Progressing") << ready().dump();
+  const Json before = deployment().body;
+  ASSERT_FALSE(before.is_null());
+
+  Json steps = exampleSpec()["steps"];
+  steps[1]["transform"] = "{id: .id, cents: (.amount * 100}";
+  patchSpec({{"steps", steps}});
+  EXPECT_EQ(reconcile().kind(), op::runtime::ReconcileResult::Kind::Terminal);
+  const Json c = ready();
+  EXPECT_EQ(c["status"], "False");
+  EXPECT_EQ(c["reason"], "InvalidPipeline");
+  EXPECT_EQ(c["message"].get<std::string>().rfind("steps[1].transform", 0), 0u) << c.dump();
+  EXPECT_NE(c["message"].get<std::string>().find("compile"), std::string::npos) << c.dump();
+  EXPECT_EQ(deployment().body["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+
+  // exactlyOnce with an HTTP sink: the sidecar's rule, before any StatefulSet exists.
+  patchSpec({{"steps", exampleSpec()["steps"]}, {"processing", "exactlyOnce"}});
+  reconcile();
+  EXPECT_EQ(ready()["reason"], "InvalidPipeline");
+  EXPECT_NE(ready()["message"].get<std::string>().find("sinks.audit is an http sink"), std::string::npos)
+      << ready().dump();
+  EXPECT_EQ(api->get(kStatefulSets + "/orders-enricher").status, 404);
 }
 
 }  // namespace
