@@ -36,7 +36,7 @@ constexpr const char* kUsage =
     "  --webhook-bind-address ADDR    the sidecar injector's HTTPS webhook, path /inject (default :9443; 0: off)\n"
     "  --webhook-cert-dir DIR         serve DIR/tls.crt + DIR/tls.key (reloaded on change) instead of the\n"
     "                                 self-managed certificate in the Secret tributary-webhook-tls\n"
-    "  --sidecar-image IMG            the injected sidecar's image (default tributary/sidecar:" TRIBUTARY_VERSION ")\n"
+    "  --sidecar-image IMG            the injected sidecar's image and KafkaPipelines' (default tributary/sidecar:" TRIBUTARY_VERSION ")\n"
     "  --sidecar-config FILE          the default sidecar config (TRIBUTARY_CONFIG_YAML of injected pods)\n"
     "Environment: POD_NAMESPACE, the namespace of the webhook's Secret (default tributary-system).\n";
 
