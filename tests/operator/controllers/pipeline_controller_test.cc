@@ -9,6 +9,10 @@
 // condition and status, and autoscale over the group's lag.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
+
 #include "operator/app/yaml_json.h"
 #include "operator/controllers/pipeline_controller.h"
 #include "operator/kube/event_recorder.h"
@@ -496,6 +500,46 @@ TEST_F(PipelineControllerTest, TheSidecarsOwnParserAcceptsTheExampleAndRefusesAJ
   EXPECT_NE(ready()["message"].get<std::string>().find("sinks.audit is an http sink"), std::string::npos)
       << ready().dump();
   EXPECT_EQ(api->get(kStatefulSets + "/orders-enricher").status, 404);
+}
+
+// crds/kafkapipeline.yaml on the API server: the example file applies with its
+// defaults, runs through the controller with the sidecar's own parser, and the
+// shapes the schema can say are refused with a 422 naming the field.
+TEST_F(PipelineControllerTest, TheCrdTakesTheExampleAndRefusesMalformedStepsAndSinksNamingTheField) {
+  std::ifstream in(std::string(TRIBUTARY_SOURCE_DIR) + "/manifests/examples/orders-enricher-pipeline.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  Json doc = op::app::yamlDocumentsToJson(text.str()).at(0);
+  doc["metadata"]["namespace"] = ns;
+  auto r = api->post(kPipelines, doc);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["spec"]["cluster"], "default");
+  EXPECT_EQ(r.body["spec"]["processing"], "atLeastOnce");
+  controller = newController(true);
+  reconcile();
+  EXPECT_EQ(ready()["reason"], "Progressing") << ready().dump();
+  EXPECT_EQ(deployment().body["spec"]["replicas"], 2);
+
+  auto refused = [&](Json spec) {
+    Json body = {{"apiVersion", "tributary.dev/v1alpha1"}, {"kind", "KafkaPipeline"},
+                 {"metadata", {{"name", "bad"}, {"namespace", ns}}}, {"spec", spec}};
+    auto reply = api->post(kPipelines, body);
+    EXPECT_EQ(reply.status, 422) << reply.raw;
+    std::set<std::string> fields;
+    for (const auto& c : reply.body["details"]["causes"]) fields.insert(c["field"].get<std::string>());
+    return fields;
+  };
+  Json spec = exampleSpec();
+  spec["steps"][0] = {{"filter", ".a"}, {"transform", ".b"}};  // two kinds in one step
+  EXPECT_EQ(refused(spec), std::set<std::string>{"spec.steps[0]"});
+  spec = exampleSpec();
+  spec["sinks"]["audit"]["topic"] = "audit";  // topic and http
+  EXPECT_EQ(refused(spec), std::set<std::string>{"spec.sinks.audit"});
+  spec = exampleSpec();
+  spec["processing"] = "twice";
+  spec["replicas"] = -1;
+  spec["source"].erase("topics");
+  EXPECT_EQ(refused(spec), (std::set<std::string>{"spec.processing", "spec.replicas", "spec.source.topics"}));
 }
 
 }  // namespace
