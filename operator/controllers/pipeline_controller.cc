@@ -215,7 +215,43 @@ ReconcileResult PipelineController::reconcile(const std::string& key) {
     wanted = partitions;
   }
 
-  // ---- 5. write: ConfigMap first (new pods read the new file), then the workload
+  // ---- 5. processing switched between atLeastOnce and exactlyOnce: the old
+  // kind's pods stop before the new kind's start. Running both at once would
+  // mix untransacted writes into an exactly-once pipeline's output (and two
+  // kinds of members in one group). Foreground deletion keeps the old object
+  // until its pods are gone; its DELETED event (the workload informers) or the
+  // requeue below brings the key back to create the new kind.
+  if (otherWorkload && controlledBy(*otherWorkload, p.resource.uid)) {
+    try {
+      if (!isDeleting(*otherWorkload)) {
+        kube::DeleteOptions del;
+        del.propagationPolicy = "Foreground";
+        client_.remove(refOfKind(otherKind), ns, pipeline::workloadName(p), del);
+        events_.record(item.object, kube::EventType::Normal, "Replacing",
+                       "processing is " + std::string(kind == "StatefulSet" ? "exactlyOnce" : "atLeastOnce") + ": " +
+                           otherKind + " " + pipeline::workloadName(p) + " is deleted, the " + kind +
+                           " starts once its pods stopped");
+      }
+      otherWorkload = getOptional(refOfKind(otherKind), ns, pipeline::workloadName(p));
+    } catch (const kube::ApiError& e) {
+      return ReconcileResult::error(std::string("deleting the pipeline's ") + otherKind + ": " + e.what());
+    }
+    if (otherWorkload) {
+      Json status = item.object.value("status", Json::object());
+      if (!status.is_object()) status = Json::object();
+      status["observedGeneration"] = generation;
+      runtime::setCondition(status,
+                            {kReadyCondition, "False", reason::kProgressing,
+                             "waiting for the pods of " + otherKind + " " + pipeline::workloadName(p) +
+                                 " to stop before the " + kind + " starts (spec.processing changed)",
+                             generation, ""},
+                            options_.now());
+      writeStatus(item, status);
+      return item.result ? *item.result : ReconcileResult::requeueAfter(std::chrono::seconds(5));
+    }
+  }
+
+  // ---- 6. write: ConfigMap first (new pods read the new file), then the workload
   const Json desiredCm = pipeline::renderConfigMap(p, yaml);
   const Json desired = pipeline::renderWorkload(p, yaml, wanted, options_.render);
   const std::string hash = pipeline::contentHash(yaml);
@@ -250,18 +286,12 @@ ReconcileResult PipelineController::reconcile(const std::string& key) {
     } else {
       live = *workload;
     }
-    // processing switched between atLeastOnce and exactlyOnce: the other kind goes.
-    if (otherWorkload && controlledBy(*otherWorkload, p.resource.uid)) {
-      kube::DeleteOptions del;
-      del.propagationPolicy = "Background";
-      client_.remove(refOfKind(otherKind), ns, pipeline::workloadName(p), del);
-    }
   } catch (const kube::ApiError& e) {
     // A 409 (someone changed it meanwhile) or a transient failure: read again, with backoff.
     return ReconcileResult::error(std::string("writing the pipeline's objects: ") + e.what());
   }
 
-  // ---- 6. status from the workload's status
+  // ---- 7. status from the workload's status
   Json status = item.object.value("status", Json::object());
   if (!status.is_object()) status = Json::object();
   status["observedGeneration"] = generation;

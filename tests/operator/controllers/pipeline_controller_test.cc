@@ -417,8 +417,20 @@ TEST_F(PipelineControllerTest, ExactlyOnceRunsAStatefulSetWithAStableTransaction
   EXPECT_EQ(env["TRIBUTARY_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
   EXPECT_EQ(pipeline()["status"]["workload"], "StatefulSet/orders-enricher");
 
-  // Back to at-least-once: a Deployment, and the StatefulSet goes.
+  // Back to at-least-once: the StatefulSet goes first, and the Deployment
+  // starts only once its pods stopped (a finalizer holds it here, as the
+  // foreground deletion's does on a real server while pods terminate).
+  ASSERT_EQ(api->patch(kStatefulSets + "/orders-enricher", R"({"metadata":{"finalizers":["example.com/hold"]}})").status,
+            200);
   patchSpec({{"processing", "atLeastOnce"}});
+  EXPECT_EQ(reconcile().kind(), op::runtime::ReconcileResult::Kind::RequeueAfter);
+  EXPECT_EQ(deployment().status, 404);
+  EXPECT_TRUE(api->get(kStatefulSets + "/orders-enricher").body["metadata"].contains("deletionTimestamp"));
+  EXPECT_EQ(ready()["reason"], "Progressing");
+  EXPECT_NE(ready()["message"].get<std::string>().find("waiting for the pods of StatefulSet orders-enricher to stop"),
+            std::string::npos)
+      << ready().dump();
+  ASSERT_EQ(api->patch(kStatefulSets + "/orders-enricher", R"({"metadata":{"finalizers":null}})").status, 200);
   reconcile();
   EXPECT_EQ(deployment().status, 200);
   EXPECT_EQ(api->get(kStatefulSets + "/orders-enricher").status, 404);
