@@ -36,7 +36,7 @@ constexpr const char* kUsage =
     "  --webhook-bind-address ADDR    the sidecar injector's HTTPS webhook, path /inject (default :9443; 0: off)\n"
     "  --webhook-cert-dir DIR         serve DIR/tls.crt + DIR/tls.key (reloaded on change) instead of the\n"
     "                                 self-managed certificate in the Secret tributary-webhook-tls\n"
-    "  --sidecar-image IMG            the injected sidecar's image (default tributary/sidecar:" TRIBUTARY_VERSION ")\n"
+    "  --sidecar-image IMG            the injected sidecar's image and KafkaPipelines' (default tributary/sidecar:" TRIBUTARY_VERSION ")\n"
     "  --sidecar-config FILE          the default sidecar config (TRIBUTARY_CONFIG_YAML of injected pods)\n"
     "Environment: POD_NAMESPACE, the namespace of the webhook's Secret (default tributary-system).\n";
 
@@ -178,6 +178,7 @@ int runControllerMode(const std::vector<std::string>& args, std::ostream& out, s
   options.lease.leaseNamespace =
       config.leaderElection.namespace_.empty() ? connection.defaultNamespace : config.leaderElection.namespace_;
   options.lease.identity = hostname() + "_" + randomSuffix();
+  options.sidecarImage = flags.sidecarImage;  // also what KafkaPipeline pods run
   options.metrics = flags.metrics;
   options.probes = flags.probes;
   // tracing.otlpEndpoint: one span per reconcile, exported like the sidecar's spans.

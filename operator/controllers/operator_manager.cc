@@ -10,9 +10,11 @@
 #include "operator/kafka/reloading_cluster_admin.h"
 #include "operator/kube/informer.h"
 #include "operator/controllers/consumer_group_controller.h"
+#include "operator/controllers/pipeline_controller.h"
 #include "operator/controllers/topic_controller.h"
 #include "operator/runtime/controller.h"
 #include "operator/runtime/predicates.h"
+#include "sidecar/pipeline/pipeline_config.h"
 
 namespace tributary::op::controllers {
 
@@ -46,6 +48,19 @@ struct OperatorManager::Term {
   std::mutex lagMutex;
   std::condition_variable lagCv;
   bool lagStopping = false;  // guarded by lagMutex
+
+  // KafkaPipelines (when their CRD is served): informers on them and on the
+  // workloads they own (a Deployment's ready replicas become the pipeline's status).
+  std::shared_ptr<PipelineController> pipelines;
+  std::unique_ptr<runtime::Controller> pipelineController;
+  std::vector<std::unique_ptr<kube::Informer>> pipelineInformers, workloadInformers;
+  std::map<std::string, kube::Informer*> pipelinesByNamespace;
+
+  kube::Informer* pipelineInformerFor(const std::string& key) {
+    if (pipelineInformers.size() == 1) return pipelineInformers[0].get();
+    auto it = pipelinesByNamespace.find(key.substr(0, key.find('/')));
+    return it == pipelinesByNamespace.end() ? nullptr : it->second;
+  }
 
   kube::Informer* groupInformerFor(const std::string& key) {
     if (groupInformers.size() == 1) return groupInformers[0].get();
@@ -224,6 +239,7 @@ void OperatorManager::startTerm() {
   t->controller->start();
   for (auto& i : t->informers) i->start();
   if (options_.consumerGroups) startGroups(*t, clusters, namespaces);
+  if (options_.pipelines) startPipelines(*t, clusters, namespaces);
   term_ = std::move(term);
   reconciling_ = true;
   log::info("reconciling KafkaTopics", {{"identity", options_.lease.identity}});
@@ -317,6 +333,71 @@ void OperatorManager::startGroups(Term& t, const std::map<std::string, ClusterTa
   log::info("reconciling KafkaConsumerGroups", {{"lagInterval", std::to_string(options_.lagInterval.count()) + "ms"}});
 }
 
+void OperatorManager::startPipelines(Term& t, const std::map<std::string, ClusterTarget>& clusters,
+                                     const std::vector<std::string>& namespaces) {
+  try {
+    kube::ListOptions probe;
+    probe.limit = 1;
+    client_->list(kKafkaPipelines, namespaces.front(), probe);
+  } catch (const std::exception& e) {
+    log::warn("KafkaPipelines are not reconciled: cannot list them (is crds/kafkapipeline.yaml installed?)",
+              {{"error", e.what()}});
+    return;
+  }
+  Term* tp = &t;
+  ObjectStoreView store{[tp](const std::string& key) -> std::optional<nlohmann::json> {
+    kube::Informer* i = tp->pipelineInformerFor(key);
+    return i ? i->get(key) : std::nullopt;
+  }};
+  PipelineControllerOptions popts;
+  popts.render.image = options_.sidecarImage;
+  popts.connections = options_.clusters;
+  popts.lagInterval = options_.lagInterval;
+  popts.validator = options_.pipelineValidator;
+  if (!popts.validator)
+    popts.validator = [](const std::string& yaml) { return sidecar::pipeline::checkPipelineFile(yaml); };
+  t.pipelines = std::make_shared<PipelineController>(*client_, store, clusters, *events_, popts);
+  runtime::ControllerOptions copts;
+  copts.name = "kafkapipeline";
+  copts.workers = options_.workers;
+  copts.registry = registry_.get();
+  copts.tracer = options_.tracer;
+  t.pipelineController = std::make_unique<runtime::Controller>(std::move(copts), t.pipelines);
+  runtime::WorkQueue& queue = t.pipelineController->queue();
+  PipelineController& pipelines = *t.pipelines;
+  kube::InformerHandlers handlers{
+      [&queue](const nlohmann::json& o) { queue.add(kube::Informer::keyOf(o)); },
+      [&queue](const nlohmann::json& old, const nlohmann::json& now) {
+        if (runtime::reconcileWorthyUpdate(old, now)) queue.add(kube::Informer::keyOf(now));
+      },
+      [&pipelines](const nlohmann::json& last) { pipelines.forget(last); }};
+  // A workload's every change (its status above all) goes to its pipeline; so
+  // does its deletion (someone deleted the Deployment: it is created again).
+  auto toOwner = [&queue](const nlohmann::json& o) {
+    if (auto key = PipelineController::ownerKeyOf(o)) queue.add(*key);
+  };
+  kube::InformerHandlers workloadHandlers{toOwner, [toOwner](const nlohmann::json&, const nlohmann::json& now) { toOwner(now); },
+                                          toOwner};
+  for (const auto& ns : namespaces) {
+    kube::InformerOptions io;
+    io.ns = ns;
+    io.resyncPeriod = options_.resyncPeriod;
+    if (!options_.stripManagedFields) io.transform = nullptr;
+    t.pipelineInformers.push_back(std::make_unique<kube::Informer>(*client_, kKafkaPipelines, io, handlers));
+    t.pipelinesByNamespace[ns] = t.pipelineInformers.back().get();
+    // Only the operator's own workloads: labelled with the pipeline's name.
+    kube::InformerOptions wo;
+    wo.ns = ns;
+    wo.labelSelector = pipeline::kPipelineLabel;
+    for (const auto* ref : {&kDeployments, &kStatefulSets})
+      t.workloadInformers.push_back(std::make_unique<kube::Informer>(*client_, *ref, wo, workloadHandlers));
+  }
+  t.pipelineController->start();
+  for (auto& i : t.pipelineInformers) i->start();
+  for (auto& i : t.workloadInformers) i->start();
+  log::info("reconciling KafkaPipelines", {{"sidecarImage", options_.sidecarImage}});
+}
+
 void OperatorManager::endTerm() {
   if (!term_) return;
   reconciling_ = false;
@@ -327,6 +408,9 @@ void OperatorManager::endTerm() {
     term_->lagStopping = true;
   }
   term_->lagCv.notify_all();
+  for (auto& i : term_->pipelineInformers) i->stop();
+  for (auto& i : term_->workloadInformers) i->stop();
+  if (term_->pipelineController) term_->pipelineController->stop();
   for (auto& i : term_->groupInformers) i->stop();
   if (term_->groupController) term_->groupController->stop();
   for (auto& i : term_->informers) i->stop();

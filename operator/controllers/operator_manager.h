@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <prometheus/registry.h>
 
@@ -48,6 +49,12 @@ struct ManagerOptions {
   std::chrono::milliseconds statusInterval{300'000};  // small lag moves reach status at most this often
   double lagChangeFraction = 0.10;                    // a larger move is written at once
   bool partitionLagMetrics = false;                   // tributary_consumer_group_partition_lag
+  // KafkaPipelines: reconciled when their CRD is served at the start of a term.
+  bool pipelines = true;
+  std::string sidecarImage = std::string("tributary/sidecar:") + TRIBUTARY_VERSION;  // what pipeline pods run
+  // Checks a pipeline file before any rollout; unset: the sidecar's own
+  // sidecar::pipeline::checkPipelineFile (jq expressions compiled).
+  std::function<std::vector<std::string>(const std::string& pipelineYaml)> pipelineValidator;
   // The informers store objects without metadata.managedFields and the
   // last-applied annotation (kube::stripManagedFieldsAndLastApplied). false
   // keeps objects as the server sent them: for measuring what the strip saves.
@@ -93,6 +100,8 @@ class OperatorManager {
   void endTerm();
   void startGroups(Term& term, const std::map<std::string, ClusterTarget>& clusters,
                    const std::vector<std::string>& namespaces);
+  void startPipelines(Term& term, const std::map<std::string, ClusterTarget>& clusters,
+                      const std::vector<std::string>& namespaces);
 
   const ManagerOptions options_;
   std::shared_ptr<kube::KubeClient> client_;

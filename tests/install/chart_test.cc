@@ -188,6 +188,7 @@ TEST_F(ChartTest, InstallYamlHoldsTheObjectsOfTheInstallInApplyOrder) {
   Manifest m(readFile(sourceDir() + "/manifests/install.yaml"));
   EXPECT_EQ(m.ids(), (std::vector<std::string>{
                          "CustomResourceDefinition/kafkaconsumergroups.tributary.dev",
+                         "CustomResourceDefinition/kafkapipelines.tributary.dev",
                          "CustomResourceDefinition/kafkatopics.tributary.dev",
                          "Namespace/tributary-system",
                          "PodDisruptionBudget/tributary-operator",
@@ -360,7 +361,8 @@ TEST_F(ChartTest, WebhookDisabledRemovesTheInjectorAndItsPermissions) {
   EXPECT_TRUE(hasArg(m, "--webhook-bind-address=0"));
   const Json c = container(m);
   for (const auto& p : c["ports"]) EXPECT_NE(p["name"], "webhook");
-  EXPECT_FALSE(hasRuleFor(m, "ClusterRole", "configmaps"));
+  // KafkaPipelines' files are ConfigMaps: that rule stays without the injector.
+  EXPECT_TRUE(hasRuleFor(m, "ClusterRole", "configmaps"));
   EXPECT_FALSE(hasRuleFor(m, "ClusterRole", "mutatingwebhookconfigurations"));
   EXPECT_FALSE(hasRuleFor(m, "Role", "secrets"));
   EXPECT_TRUE(hasRuleFor(m, "Role", "leases"));

@@ -6,7 +6,8 @@
 //   the operator's controller-mode command line runs with the Deployment's
 //   arguments and its ConfigMaps (over the ClusterAdmin test double, as in e2e/:
 //   no Kafka broker here), leader election on, through a KafkaTopic's create,
-//   update and delete (deletionPolicy Delete). Every request it sent (told apart
+//   update and delete (deletionPolicy Delete) and a KafkaPipeline's (its ConfigMap
+//   and Deployment, then a StatefulSet for exactlyOnce). Every request it sent (told apart
 //   from this test's own by its User-Agent) must be allowed by the rules bound to
 //   its ServiceAccount, and every granted verb must be used or explained below.
 #include <gmock/gmock.h>
@@ -118,6 +119,23 @@ const std::set<std::string> kContractGrants = {
     "cluster tributary.dev/kafkaconsumergroups/status:update",
     "cluster tributary.dev/kafkaconsumergroups/status:patch",
     "cluster tributary.dev/kafkaconsumergroups/finalizers:update",
+    "cluster tributary.dev/kafkapipelines:get",
+    "cluster tributary.dev/kafkapipelines:list",
+    "cluster tributary.dev/kafkapipelines:watch",
+    "cluster tributary.dev/kafkapipelines/status:patch",
+    "cluster tributary.dev/kafkapipelines/finalizers:update",
+    "cluster apps/deployments:get",
+    "cluster apps/deployments:list",
+    "cluster apps/deployments:watch",
+    "cluster apps/deployments:create",
+    "cluster apps/deployments:update",
+    "cluster apps/deployments:delete",
+    "cluster apps/statefulsets:get",
+    "cluster apps/statefulsets:list",
+    "cluster apps/statefulsets:watch",
+    "cluster apps/statefulsets:create",
+    "cluster apps/statefulsets:update",
+    "cluster apps/statefulsets:delete",
     "cluster apps/deployments/scale:get",
     "cluster apps/deployments/scale:update",
     "cluster apps/statefulsets/scale:get",
@@ -126,6 +144,8 @@ const std::set<std::string> kContractGrants = {
     "cluster core/events:create",
     "cluster core/events:patch",
     "cluster core/configmaps:get",
+    "cluster core/configmaps:create",
+    "cluster core/configmaps:update",
     "cluster admissionregistration.k8s.io/mutatingwebhookconfigurations:get [tributary-sidecar-injector]",
     "cluster admissionregistration.k8s.io/mutatingwebhookconfigurations:patch [tributary-sidecar-injector]",
     "tributary-system coordination.k8s.io/leases:get",
@@ -179,6 +199,20 @@ const std::map<std::string, std::string> kGrantedButNotExercised = {
      "a repeated Event is aggregated with a patch (count, lastTimestamp); each Event of this "
      "scenario happens once"},
     {"core/configmaps:get", "the sidecar injector: the ConfigMap named by a pod's tributary.dev/config"},
+    {"core/configmaps:create", "a KafkaPipeline's file"},
+    {"core/configmaps:update", "a KafkaPipeline's changed file"},
+    {"tributary.dev/kafkapipelines:get", "as for kafkatopics; the informer serves reads"},
+    {"tributary.dev/kafkapipelines/status:patch", "a KafkaPipeline's status"},
+    {"tributary.dev/kafkapipelines/finalizers:update",
+     "OwnerReferencesPermissionEnforcement: the pipeline's ConfigMap and workload set blockOwnerDeletion"},
+    {"apps/deployments:get", "a KafkaPipeline's Deployment"},
+    {"apps/deployments:create", "a KafkaPipeline's Deployment"},
+    {"apps/deployments:update", "a KafkaPipeline's Deployment rolled or rescaled; the pipeline here changes kind instead"},
+    {"apps/deployments:delete", "processing switched to exactlyOnce: the Deployment gives way to a StatefulSet"},
+    {"apps/statefulsets:get", "an exactlyOnce KafkaPipeline's StatefulSet"},
+    {"apps/statefulsets:create", "an exactlyOnce KafkaPipeline's StatefulSet"},
+    {"apps/statefulsets:update", "an exactlyOnce KafkaPipeline's StatefulSet rolled or rescaled; not here"},
+    {"apps/statefulsets:delete", "processing switched back to atLeastOnce: the StatefulSet gives way to a Deployment; not here"},
     {"admissionregistration.k8s.io/mutatingwebhookconfigurations:get",
      "the sidecar injector: publishing its CA in the webhook's caBundle"},
     {"admissionregistration.k8s.io/mutatingwebhookconfigurations:patch",
@@ -288,6 +322,28 @@ TEST_F(OperatorRbacTest, EveryRequestOfARunningOperatorIsAllowedAndEveryGrantIsU
       },
       60s))
       << api->get(topics + "/rbac-orders").raw;
+  // A KafkaPipeline over that topic: its ConfigMap and Deployment, then exactlyOnce (a
+  // StatefulSet replaces the Deployment), then deleted.
+  const std::string pipelines = "/apis/tributary.dev/v1alpha1/namespaces/default/kafkapipelines";
+  const std::string deployment = "/apis/apps/v1/namespaces/default/deployments/rbac-pipeline";
+  const std::string statefulSet = "/apis/apps/v1/namespaces/default/statefulsets/rbac-pipeline";
+  Json kp = {{"apiVersion", "tributary.dev/v1alpha1"},
+             {"kind", "KafkaPipeline"},
+             {"metadata", {{"name", "rbac-pipeline"}, {"namespace", "default"}}},
+             {"spec",
+              {{"source", {{"topics", {"rbac-orders"}}}},
+               {"steps", Json::array({{{"filter", ".amount > 10"}}})},
+               {"sinks", {{"default", {{"topic", "rbac-out"}}}}}}}};
+  ASSERT_EQ(api->post(pipelines, kp).status, 201);
+  ASSERT_TRUE(eventually([&] { return readyCondition(pipelines + "/rbac-pipeline").value("reason", "") == "Progressing"; },
+                         60s))
+      << api->get(pipelines + "/rbac-pipeline").raw << operator_->output();
+  ASSERT_EQ(api->get(deployment).status, 200);
+  ASSERT_EQ(api->patch(pipelines + "/rbac-pipeline", R"({"spec":{"processing":"exactlyOnce"}})").status, 200);
+  ASSERT_TRUE(eventually([&] { return api->get(deployment).status == 404 && api->get(statefulSet).status == 200; }, 60s))
+      << operator_->output();
+  ASSERT_EQ(api->del(pipelines + "/rbac-pipeline").status, 200);
+
   ASSERT_EQ(api->del(topics + "/rbac-orders").status, 200);
   ASSERT_TRUE(eventually([&] { return api->get(topics + "/rbac-orders").status == 404; }, 60s)) << operator_->output();
   operator_->signal(SIGTERM);
