@@ -237,4 +237,34 @@ retry: {maxAttempts: 5, initialBackoff: 10ms, maxBackoff: 20ms}
   EXPECT_TRUE(awaitMetric(R"(tributary_deliveries_total{outcome="retry",subscription="picky",topic="orders"})", 4));
 }
 
+TEST_F(Pipeline, ATopicSinkOnAnotherClusterGetsItsRecordsThere) {
+  tributary::EmbeddedKafka other(1);
+  other.createTopic("mirrored", 1, 1);
+  start(R"(
+source: {topics: [orders], group: mirror}
+steps:
+  - route: [{when: '.region == "eu"', sink: dr}]
+sinks:
+  default: {topic: small-orders}
+  dr: {topic: {name: mirrored, cluster: backup}}
+clusters:
+  backup: {bootstrapServers: ')" + other.bootstrapServers() + R"('}
+)");
+  writeOrders({R"({"region":"eu","n":1})", R"({"region":"us","n":2})", R"({"region":"eu","n":3})"});
+  std::vector<tributary::test::ConsumedRecord> mirrored;
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    mirrored = tributary::test::readAll(other.bootstrapServers(), "mirrored");
+    if (mirrored.size() >= 2) break;
+  }
+  ASSERT_EQ(mirrored.size(), 2u);
+  std::set<std::string> values;
+  for (const auto& r : mirrored) values.insert(*r.value);  // untouched values keep their bytes
+  EXPECT_EQ(values, (std::set<std::string>{R"({"region":"eu","n":1})", R"({"region":"eu","n":3})"}));
+  auto local = awaitRecords("small-orders", 1);
+  ASSERT_EQ(local.size(), 1u);
+  EXPECT_EQ(*local[0].value, R"({"region":"us","n":2})");
+  EXPECT_TRUE(awaitMetric(R"(tributary_pipeline_records_out_total{pipeline="mirror",sink="dr"})", 2));
+  pipeline->shutdown();  // before `other` goes: its producer flushes to it
+}
+
 }  // namespace
