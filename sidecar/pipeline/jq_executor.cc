@@ -62,6 +62,16 @@ bool names(const std::string& expression, const std::string& name) {
   }
   return false;
 }
+// Whether `word` appears in `text` as a whole identifier (not `environment`).
+bool mentionsWord(const std::string& text, const std::string& word) {
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    const bool startOk = at == 0 || (!ident(text[at - 1]) && text[at - 1] != '$');
+    const bool endOk = at + word.size() == text.size() || !ident(text[at + word.size()]);
+    if (startOk && endOk) return true;
+  }
+  return false;
+}
 }  // namespace
 
 JqValue::JqValue() { put(jv_, jv_null()); }
@@ -202,6 +212,10 @@ JqExecutor::Program* JqExecutor::newProgram(const std::string& expression, const
     for (size_t i : p->used) program += ", $" + variables[i];
     program += "] | $tributary_input | (\n" + expression + "\n)";
   }
+  // `env` and `$ENV` would hand an expression the process's environment
+  // (Kafka credentials from Secrets among it) to write into a sink: both are
+  // an empty object here. Only where the text names them: binding costs.
+  if (names(expression, "ENV") || mentionsWord(expression, "env")) program = "def env: {}; {} as $ENV | " + program;
   if (!jq_compile(p->jq, program.c_str())) {
     error = p->errors.empty() ? "the expression does not compile" : p->errors;
     delete p;

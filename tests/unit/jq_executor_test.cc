@@ -69,6 +69,24 @@ TEST(JqExecutor, ARuntimeErrorIsAnErrorNotACrash) {
   EXPECT_EQ(jq.run(*p.id, R"({"a":1})").values, std::vector<std::string>{"2"}) << "the program still works";
 }
 
+TEST(JqExecutor, AnExpressionCannotReadTheProcessEnvironment) {
+  setenv("TRIBUTARY_TEST_SECRET", "canary-5f1e", 1);
+  JqExecutor jq;
+  for (const std::string expression : {"$ENV.TRIBUTARY_TEST_SECRET", "env.TRIBUTARY_TEST_SECRET", "[env, $ENV]",
+                                       "env | tostring", ".x | env.TRIBUTARY_TEST_SECRET"}) {
+    auto p = jq.compile(expression);
+    ASSERT_TRUE(p.id) << expression << ": " << p.error;
+    auto out = jq.run(*p.id, R"({"x":1})");
+    ASSERT_TRUE(out.ok()) << expression << ": " << out.error;
+    for (const auto& v : out.values) EXPECT_EQ(v.find("canary-5f1e"), std::string::npos) << expression << " → " << v;
+  }
+  // A name that merely contains the word is left alone.
+  auto p = jq.compile("{environment: .x}");
+  ASSERT_TRUE(p.id) << p.error;
+  EXPECT_EQ(jq.run(*p.id, R"({"x":1})").values, std::vector<std::string>{R"({"environment":1})"});
+  unsetenv("TRIBUTARY_TEST_SECRET");
+}
+
 TEST(JqExecutor, OutputsAreBounded) {
   JqExecutor jq;
   auto p = jq.compile("range(1000000)");
