@@ -99,6 +99,11 @@ bool ExactlyOnceRunner::ready() const {
   return status_.state == ExactlyOnceStatus::State::Running;
 }
 
+bool ExactlyOnceRunner::stopRequested() const {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
 bool ExactlyOnceRunner::waitUntilEnded(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, timeout, [&] { return ended_; });
@@ -281,6 +286,11 @@ ExactlyOnceRunner::Outcome ExactlyOnceRunner::runTransaction(std::vector<Pipelin
     }
   }
 
+  if (graceExpired()) {
+    if (!abort("stopping: the grace period ended before the batch was committed")) return Outcome::Ended;
+    client_->seek(start, opTimeout());
+    return Outcome::Aborted;
+  }
   // Every record acknowledged (a failed one fails the transaction before its
   // offsets go in), then the offsets, then the commit.
   for (;;) {

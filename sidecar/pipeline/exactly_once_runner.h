@@ -123,6 +123,7 @@ class ExactlyOnceRunner final : private TxnRebalanceListener {
 
   ExactlyOnceStatus status() const;
   bool ready() const;  // Running
+  bool stopRequested() const;  // stop() was called (e.g. /readyz may turn not ready at once)
   // True once the loop has ended (Stopped, Fenced or Failed), waiting up to `timeout`.
   bool waitUntilEnded(std::chrono::milliseconds timeout) const;
 

@@ -186,7 +186,9 @@ class KafkaTransactionalClient final : public TransactionalClient {
   }
 
   TxnError beginTransaction() override {
+    ++generation_;
     deliveryError_ = {};
+    deliveryPurged_ = false;
     return classify(rd_kafka_begin_transaction(producer_), "begin transaction");
   }
 
@@ -207,7 +209,7 @@ class KafkaTransactionalClient final : public TransactionalClient {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(key, keyLen),
           RD_KAFKA_V_VALUE(value, valueLen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(generation_)), RD_KAFKA_V_END);
       if (!err) {
         rd_kafka_poll(producer_, 0);  // serve delivery reports as we go
         return {};
@@ -251,7 +253,11 @@ class KafkaTransactionalClient final : public TransactionalClient {
   }
 
   TxnError abortTransaction(std::chrono::milliseconds timeout) override {
-    return classify(rd_kafka_abort_transaction(producer_, ms(timeout)), "abort transaction");
+    TxnError e = classify(rd_kafka_abort_transaction(producer_, ms(timeout)), "abort transaction");
+    // The aborted records' reports ("purged") are queued now: serve them here
+    // rather than inside the next transaction (onDelivery ignores them anyway).
+    if (!e) rd_kafka_poll(producer_, 0);
+    return e;
   }
 
   void seek(const std::map<TopicPartition, int64_t>& offsets, std::chrono::milliseconds timeout) override {
@@ -306,7 +312,13 @@ class KafkaTransactionalClient final : public TransactionalClient {
  private:
   static void onDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<KafkaTransactionalClient*>(opaque);
-    if (!m->err || self->deliveryError_) return;
+    // Reports of an earlier (aborted) transaction's records say nothing about this one.
+    if (!m->err || reinterpret_cast<uintptr_t>(m->_private) != self->generation_) return;
+    // The first failure, but a record that failed beats one purged because
+    // of it (librdkafka purges the rest of a failed transaction's queue).
+    const bool purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    if (self->deliveryError_ && (purged || !self->deliveryPurged_)) return;
+    self->deliveryPurged_ = purged;
     // A record that failed fails the transaction: librdkafka has put it in
     // the abortable state (or a fatal one, which flush() checks).
     self->deliveryError_ = {TxnError::Kind::Abortable, std::string("write to ") + rd_kafka_topic_name(m->rkt) +
@@ -331,6 +343,8 @@ class KafkaTransactionalClient final : public TransactionalClient {
   rd_kafka_queue_t* queue_ = nullptr;
   std::atomic<bool> woken_{false};
   TxnError deliveryError_;  // the first delivery failure of the open transaction
+  bool deliveryPurged_ = false;  // deliveryError_ is a purge, not a failed write
+  uintptr_t generation_ = 0;  // counts transactions; each record carries its own as the opaque
   bool closed_ = false;
   bool abandoned_ = false;
 };
