@@ -314,8 +314,13 @@ TEST_F(ExactlyOnce, StepFailureWithoutDeadLetterTopicStopsWithAClearError) {
   EXPECT_NE(s.error.find("cannot handle poison-4"), std::string::npos) << s.error;
   EXPECT_NE(s.error.find("deadLetterTopic"), std::string::npos) << s.error;
   EXPECT_NE(s.error.find(in + "/" + std::to_string(4 % kPartitions) + "@"), std::string::npos) << s.error;
-  EXPECT_EQ(s.recordsOut, 0u) << "nothing of the failed record's batch committed";
+  EXPECT_LT(s.recordsIn, 10u) << "the failed record is never committed";
   EXPECT_GE(s.transactionsAborted, 1u);
+  // Its partition does not move past it (n7 comes after poison-4 on partition 1).
+  // Only a real broker hides the aborted batch's outputs from this reader.
+  if (cluster.real()) {
+    EXPECT_EQ(counts(readCommitted(out)).count("out-n7"), 0u);
+  }
 }
 
 // An abortable error (a sink write refused) aborts the transaction, moves the
