@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <set>
+#include <utility>
 
 #include "common/log/log.h"
 
@@ -303,10 +304,10 @@ class KafkaTransactionalClient final : public TransactionalClient {
     // partitions move after the session timeout) and the producer sends no
     // EndTxn (the coordinator aborts the transaction when the next instance
     // initialises the same transactional.id, or on transaction.timeout.ms).
-    rd_kafka_queue_destroy(queue_);
-    rd_kafka_destroy_flags(consumer_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    rd_kafka_queue_destroy(std::exchange(queue_, nullptr));
+    rd_kafka_destroy_flags(std::exchange(consumer_, nullptr), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
-    rd_kafka_destroy(producer_);
+    rd_kafka_destroy(std::exchange(producer_, nullptr));
   }
 
  private:

@@ -452,8 +452,10 @@ constexpr const char* kNeedsRealBroker =
 // before the commit; a new instance with the same transactional.id and group
 // fences the dead one (the broker aborts its open transaction) and continues
 // from the committed offsets: a read_committed reader sees every output once.
+// On the embedded cluster only the at-least-once half holds (it stores no
+// transactional offsets and hides no aborted records): the new instance
+// redoes everything and every output is there; exactly once needs a real broker.
 TEST_F(ExactlyOnce, CrashBeforeCommitThenANewInstanceIsExactlyOnce) {
-  if (!cluster.real()) GTEST_SKIP() << kNeedsRealBroker;
   cluster.produce(in, numbered("n", 100), kPartitions);
   const auto txnId = unique("eos-txn"), group = unique("eos-group");
   ExactlyOnceTestHooks hooks;
@@ -462,16 +464,26 @@ TEST_F(ExactlyOnce, CrashBeforeCommitThenANewInstanceIsExactlyOnce) {
   auto first = started(options(txnId, group), prefixOut, {}, hooks);
   ASSERT_TRUE(first->waitUntilEnded(60s));
   ASSERT_EQ(first->status().state, State::Failed);
+  EXPECT_EQ(first->status().error, "test hook: crashed before commit");
   const uint64_t before = first->status().recordsIn;
   EXPECT_GT(before, 0u);
+  EXPECT_LT(before, 100u);
 
   auto second = started(options(txnId, group), prefixOut);
-  ASSERT_TRUE(eventually([&] { return second->status().recordsIn == 100 - before; }, 120s))
+  const uint64_t expected = cluster.real() ? 100 - before : 100;
+  ASSERT_TRUE(eventually([&] { return second->status().recordsIn == expected; }, 120s))
       << second->status().recordsIn << " " << second->status().error;
   second->stop(10s);
   const auto seen = counts(readCommitted(out));
   EXPECT_EQ(seen.size(), 100u);
-  for (const auto& v : numbered("out-n", 100)) EXPECT_EQ(seen.count(v) ? seen.at(v) : 0, 1) << v;
+  for (const auto& v : numbered("out-n", 100)) {
+    if (cluster.real()) {
+      EXPECT_EQ(seen.count(v) ? seen.at(v) : 0, 1) << v;
+    } else {
+      EXPECT_GE(seen.count(v), 1u) << v << " missing";
+    }
+  }
+  if (!cluster.real()) GTEST_SKIP() << "every output present; exactly once not provable here: " << kNeedsRealBroker;
 }
 
 // A second instance with the same transactional.id fences the first: the
