@@ -17,6 +17,8 @@ std::vector<ConsumedRecord> readAll(const std::string& bootstrap, const std::str
   rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
   rd_kafka_conf_set(conf, "group.id", "tributary-test-reader", err, sizeof err);
   rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  // librdkafka's default, said out loud: what the exactly-once tests rely on.
+  rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   EXPECT_NE(rk, nullptr) << err;
   if (!rk) return {};
