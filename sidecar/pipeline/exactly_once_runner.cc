@@ -33,7 +33,19 @@ const char* stateName(ExactlyOnceStatus::State state) {
 
 ExactlyOnceRunner::ExactlyOnceRunner(ExactlyOnceOptions options, ProcessFn process, ExactlyOnceMetrics metrics,
                                      ExactlyOnceTestHooks hooks)
-    : options_(std::move(options)), process_(std::move(process)), metrics_(metrics), hooks_(std::move(hooks)) {}
+    : ExactlyOnceRunner(
+          std::move(options),
+          [process = std::move(process)](const std::vector<PipelineRecord>& batch) {
+            std::vector<std::variant<std::vector<StepOutput>, StepFailure>> results;
+            results.reserve(batch.size());
+            for (const auto& record : batch) results.push_back(process(record));
+            return results;
+          },
+          std::move(metrics), std::move(hooks)) {}
+
+ExactlyOnceRunner::ExactlyOnceRunner(ExactlyOnceOptions options, BatchProcessFn process, ExactlyOnceMetrics metrics,
+                                     ExactlyOnceTestHooks hooks)
+    : options_(std::move(options)), process_(std::move(process)), metrics_(std::move(metrics)), hooks_(std::move(hooks)) {}
 
 ExactlyOnceRunner::~ExactlyOnceRunner() { stop(std::chrono::milliseconds(0)); }
 
@@ -226,14 +238,17 @@ ExactlyOnceRunner::Outcome ExactlyOnceRunner::runTransaction(std::vector<Pipelin
   }
   txnOpen_ = true;
   uint64_t out = 0, deadLettered = 0;
+  std::map<std::string, uint64_t> outBySink;
 
-  for (const auto& record : batch) {
+  auto results = process_(batch);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const PipelineRecord& record = batch[i];
     if (graceExpired()) {
       if (!abort("stopping: the grace period ended before the batch was done")) return Outcome::Ended;
       client_->seek(start, opTimeout());
       return Outcome::Aborted;
     }
-    auto result = process_(record);
+    auto& result = results[i];
     if (auto* failure = std::get_if<StepFailure>(&result)) {
       if (options_.deadLetterTopic.empty()) {
         const std::string msg = "record " + where(record) + " failed at step " + std::to_string(failure->step) +
@@ -283,6 +298,7 @@ ExactlyOnceRunner::Outcome ExactlyOnceRunner::runTransaction(std::vector<Pipelin
       r.headers = std::move(output.headers);
       if (TxnError e = client_->produce(r, opTimeout())) return handle(e, start);
       ++out;
+      ++outBySink[output.sink];
     }
   }
 
@@ -334,6 +350,9 @@ ExactlyOnceRunner::Outcome ExactlyOnceRunner::runTransaction(std::vector<Pipelin
   add(metrics_.transactionsCommitted, 1);
   add(metrics_.recordsIn, static_cast<double>(batch.size()));
   add(metrics_.recordsOut, static_cast<double>(out));
+  for (const auto& [sink, n] : outBySink)
+    if (auto c = metrics_.recordsOutBySink.find(sink); c != metrics_.recordsOutBySink.end())
+      add(c->second, static_cast<double>(n));
   add(metrics_.deadLettered, static_cast<double>(deadLettered));
   {
     std::lock_guard lock(mutex_);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
+#include <thread>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +14,7 @@
 #include "common/metrics/process_collector.h"
 #include "sidecar/consume/kafka_consumer.h"
 #include "sidecar/consume/subscription_runner.h"
+#include "sidecar/pipeline/exactly_once_runner.h"
 #include "sidecar/pipeline/jq_executor.h"
 #include "sidecar/pipeline/pipeline_deliverer.h"
 #include "sidecar/pipeline/pipeline_metrics.h"
@@ -69,6 +72,10 @@ class PipelineAppImpl final : public PipelineApp {
 
     producer_ = makeKafkaProducer(kafka, bootstrap_, *metrics_.registry, error);
     if (!producer_) return false;
+    if (config_.processing == PipelineConfig::Processing::ExactlyOnce) {
+      if (!startExactlyOnce(error)) return false;
+      return startAdmin(error);
+    }
     const std::string firstBroker = bootstrap_.substr(0, bootstrap_.find(','));
     std::map<std::string, std::unique_ptr<Sink>> sinks;
     for (const auto& [name, sink] : config_.sinks) {
@@ -107,7 +114,10 @@ class PipelineAppImpl final : public PipelineApp {
         },
         *deliverer_, *producer_, metrics_);
     if (!runner_->start(error)) return false;
+    return startAdmin(error);
+  }
 
+  bool startAdmin(std::string& error) {
     installAdminRoutes();
     if (!admin_.bind(config_.runtime.admin.listen, error)) return false;
     admin_.start();
@@ -122,12 +132,74 @@ class PipelineAppImpl final : public PipelineApp {
     return true;
   }
 
+  // processing: exactlyOnce — the transactional loop instead of the subscription engine.
+  bool startExactlyOnce(std::string& error) {
+    ExactlyOnceOptions o;
+    o.pipeline = config_.name;
+    o.topics = config_.topics;
+    o.group = config_.group;
+    o.startFrom = config_.startFrom == SubscriptionConfig::StartFrom::Earliest ? ExactlyOnceOptions::StartFrom::Earliest
+                                                                               : ExactlyOnceOptions::StartFrom::Latest;
+    o.transactionalId = config_.transactionalId;
+    o.bootstrapServers = bootstrap_;
+    o.properties = config_.runtime.kafka.properties;
+    for (const auto& [name, sink] : config_.sinks) o.sinkTopics[name] = sink.topic;
+    o.deadLetterTopic = config_.deadLetterTopic;
+    ExactlyOnceMetrics m;
+    m.transactionsCommitted = &pipelineMetrics_.transactionsCommitted;
+    m.transactionsAborted = &pipelineMetrics_.transactionsAborted;
+    m.recordsOutBySink = pipelineMetrics_.recordsOut;
+    m.deadLettered = &metrics_.deadLetters.Add({{"subscription", config_.name}, {"topic", config_.topics.front()}});
+    // A batch's steps in one hand-over to the jq thread. Records in, filtered
+    // and step errors count per attempt, as at-least-once counts them.
+    Steps* steps = steps_.get();
+    PipelineMetrics* pm = &pipelineMetrics_;
+    auto process = [steps, pm](const std::vector<PipelineRecord>& batch) {
+      std::vector<Steps::Result> results;
+      results.reserve(batch.size());
+      std::promise<void> done;
+      auto finished = done.get_future();
+      steps->executor().execute([&] {
+        for (const auto& record : batch) {
+          results.push_back(steps->processHere(record));
+          pm->recordsIn.Increment();
+          if (auto* failure = std::get_if<StepFailure>(&results.back()))
+            pm->stepErrors[std::min(failure->step, pm->stepErrors.size() - 1)]->Increment();
+          else if (std::get<std::vector<StepOutput>>(results.back()).empty())
+            pm->recordsFiltered.Increment();
+        }
+        done.set_value();
+      });
+      finished.get();
+      return results;
+    };
+    eos_ = std::make_unique<ExactlyOnceRunner>(std::move(o), BatchProcessFn(process), std::move(m));
+    if (!eos_->start(error)) return false;
+    // Fenced by another instance, or a fatal error: the process must exit
+    // non-zero (the pod restarts); a stop() of ours ends it as Stopped.
+    eosWatcher_ = std::thread([this] {
+      eos_->waitUntilEnded(std::chrono::hours(24 * 365 * 100));
+      const auto st = eos_->status();
+      if (st.state == ExactlyOnceStatus::State::Fenced || st.state == ExactlyOnceStatus::State::Failed) {
+        {
+          std::lock_guard lock(fatalMutex_);
+          fatal_ = std::string(stateName(st.state)) + ": " + st.error;
+        }
+        log::error("exactly-once pipeline ended", {{"pipeline", config_.name}, {"state", stateName(st.state)},
+                                                   {"error", st.error}});
+        if (onFatal_) onFatal_();
+      }
+    });
+    return true;
+  }
+
   int adminPort() const override { return admin_.port(); }
   const std::string& bootstrapServers() const override { return bootstrap_; }
   SidecarMetrics& metrics() override { return metrics_; }
   bool ready() const override {
-    return !shutDown_.load() && producer_ && producer_->metadataAnswered() && runner_ && runner_->joined();
+    return !shutDown_.load() && producer_ && producer_->metadataAnswered() && joined();
   }
+  bool joined() const { return (runner_ && runner_->joined()) || (eos_ && eos_->ready()); }
   std::string fatalError() const override {
     std::lock_guard lock(fatalMutex_);
     return fatal_;
@@ -136,6 +208,9 @@ class PipelineAppImpl final : public PipelineApp {
   int shutdown() override {
     if (shutDown_.exchange(true)) return unflushed_;
     if (!started_) {
+      if (eos_) eos_->stop(std::chrono::milliseconds(0));
+      if (eosWatcher_.joinable()) eosWatcher_.join();
+      eos_.reset();
       runner_.reset();
       deliverer_.reset();
       return 0;
@@ -148,7 +223,9 @@ class PipelineAppImpl final : public PipelineApp {
     log::info("shutting down the pipeline: finishing what is in flight, committing what is settled",
               {{"pipeline", config_.name},
                {"gracePeriod", std::to_string(config_.runtime.shutdown.gracePeriod.count()) + "ms"}});
-    runner_->stop(left());
+    if (runner_) runner_->stop(left());
+    if (eos_) eos_->stop(left());  // finishes and commits the open transaction, or aborts it
+    if (eosWatcher_.joinable()) eosWatcher_.join();
     unflushed_ = producer_->flush(left());
     for (auto& [name, p] : clusterProducers_) unflushed_ += p->flush(left());
     if (unflushed_ > 0) {
@@ -159,6 +236,7 @@ class PipelineAppImpl final : public PipelineApp {
                 {{"records", std::to_string(unflushed_)}});
     }
     runner_.reset();
+    eos_.reset();
     deliverer_.reset();
     admin_.stop();
     log::info("shutdown complete");
@@ -177,7 +255,7 @@ class PipelineAppImpl final : public PipelineApp {
     });
     s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       const bool brokers = producer_->metadataAnswered();
-      const bool joined = runner_ && runner_->joined();
+      const bool joined = this->joined();
       nlohmann::json checks{{"brokers", brokers ? "ok" : "no broker answered a metadata request"},
                             {"pipeline:" + config_.name, joined ? "ok" : "not yet joined its consumer group"},
                             {"shutdown", shutDown_.load() ? "shutting down" : "ok"}};
@@ -201,7 +279,9 @@ class PipelineAppImpl final : public PipelineApp {
   JqExecutor jq_;
   std::unique_ptr<Steps> steps_;
   std::unique_ptr<PipelineDeliverer> deliverer_;
-  std::unique_ptr<SubscriptionRunner> runner_;
+  std::unique_ptr<SubscriptionRunner> runner_;  // atLeastOnce
+  std::unique_ptr<ExactlyOnceRunner> eos_;       // exactlyOnce
+  std::thread eosWatcher_;                       // calls onFatal_ when eos_ ends Fenced or Failed
   HttpServer admin_;
   std::atomic<bool> shutDown_{false};
   std::atomic<bool> started_{false};

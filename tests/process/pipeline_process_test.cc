@@ -22,6 +22,7 @@
 #include "tests/support/record_writer.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_cluster.h"
 
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -58,7 +59,7 @@ class PipelineProcess : public ::testing::Test {
   std::unique_ptr<tributary::test::Subprocess> startPipeline() {
     auto p = std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/tributary-sidecar",
                                                            std::vector<std::string>{"--pipeline", path});
-    auto running = p->waitForLine("pipeline running", 60s);
+    auto running = p->waitForLine("\"msg\":\"pipeline running\"", 60s);
     EXPECT_TRUE(running) << p->output();
     if (running) adminPort = std::stoi(Json::parse(*running)["admin"].get<std::string>().substr(10));
     return p;
@@ -171,6 +172,157 @@ TEST_F(PipelineProcess, AnInvalidPipelineFileExitsTwoNamingEveryMistake) {
   EXPECT_EQ(uncompiled.wait(30s), 1);
   EXPECT_NE(uncompiled.output().find("steps[0].filter"), std::string::npos) << uncompiled.output();
   EXPECT_NE(uncompiled.output().find("does not compile"), std::string::npos) << uncompiled.output();
+}
+
+// --- processing: exactlyOnce, the binary --------------------------------------
+
+constexpr int16_t kEndTxnApi = 26;
+constexpr int kProducerFenced = 90;
+constexpr const char* kNeedsRealBroker =
+    "set TRIBUTARY_TEST_BOOTSTRAP=host:port (a real Kafka): librdkafka 2.0.2's mock cluster stores no "
+    "transactional offsets, writes no abort markers and does not fence on a second InitProducerId "
+    "(tests/integration/pipeline_exactly_once_test.cc)";
+
+// The binary with `processing: exactlyOnce` against the embedded cluster, or
+// the real broker TRIBUTARY_TEST_BOOTSTRAP names (fresh topic and group names).
+class PipelineExactlyOnceProcess : public ::testing::Test {
+ protected:
+  static constexpr int kRecords = 3000;
+  void SetUp() override {
+    in = tributary::test::uniqueName("eos-in");
+    out = tributary::test::uniqueName("eos-out");
+    group = tributary::test::uniqueName("eos-group");
+    txnId = tributary::test::uniqueName("eos-txn");
+    cluster.createTopic(in, kPartitions);
+    cluster.createTopic(out, 2);
+    std::vector<std::string> values;
+    for (int i = 0; i < kRecords; ++i) values.push_back(R"({"n":)" + std::to_string(i) + "}");
+    ASSERT_NO_FATAL_FAILURE(cluster.produce(in, values, kPartitions));
+    path = dir.path() + "/pipeline.yaml";
+    std::ofstream(path) << "source: {topics: [" << in << "], group: " << group << ", startFrom: earliest}\n"
+                        << "steps:\n  - transform: '{n: .n, doubled: (.n * 2)}'\n"
+                        << "sinks: {out: {topic: " << out << "}}\n"
+                        << "processing: exactlyOnce\ntransactionalId: " << txnId << "\n"
+                        << "kafka:\n  bootstrapServers: '" << cluster.bootstrap() << "'\n"
+                        << "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
+                        << "admin: {listen: '127.0.0.1:0'}\nshutdown: {gracePeriod: 15s}\n";
+  }
+
+  std::unique_ptr<tributary::test::Subprocess> startPipeline() {
+    auto p = std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/tributary-sidecar",
+                                                           std::vector<std::string>{"--pipeline", path});
+    auto running = p->waitForLine("\"msg\":\"pipeline running\"", 60s);
+    EXPECT_TRUE(running) << p->output();
+    if (running) adminPort = std::stoi(Json::parse(*running)["admin"].get<std::string>().substr(10));
+    return p;
+  }
+
+  double metric(const std::string& nameAndLabels) {
+    httplib::Client c("127.0.0.1", adminPort);
+    auto res = c.Get("/metrics");
+    if (!res) return -1;
+    std::istringstream lines(res->body);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind(nameAndLabels + " ", 0) == 0) return std::stod(line.substr(nameAndLabels.size() + 1));
+    return -1;
+  }
+  double committedOut() { return metric(R"(tributary_pipeline_records_out_total{pipeline=")" + group + R"(",sink="out"})"); }
+  double commits() {
+    return metric(R"(tributary_pipeline_transactions_total{outcome="commit",pipeline=")" + group + R"("})");
+  }
+
+  bool awaitWhileRunning(tributary::test::Subprocess& child, const std::function<bool()>& pred) {
+    for (auto until = Clock::now() + 120s; Clock::now() < until;) {
+      if (pred()) return true;
+      if (child.wait(0ms) != -1) {
+        ADD_FAILURE() << "the pipeline exited:\n" << child.output();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // How often each output (its `n`) is in the sink topic, as a read_committed reader sees it.
+  std::map<int, int> outputs() {
+    std::map<int, int> seen;
+    for (const auto& r : tributary::test::readAll(cluster.bootstrap(), out)) ++seen[Json::parse(*r.value)["n"].get<int>()];
+    return seen;
+  }
+
+  tributary::test::TestCluster cluster;
+  tributary::test::TempDir dir;
+  std::string in, out, group, txnId, path;
+  int adminPort = 0;
+};
+
+TEST_F(PipelineExactlyOnceProcess, EveryOutputOnceInCommittedTransactionsAndSigtermExitsZero) {
+  auto p = startPipeline();
+  ASSERT_TRUE(awaitWhileRunning(*p, [&] { return committedOut() >= kRecords; }));
+  EXPECT_GT(commits(), 0);
+  const auto seen = outputs();
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kRecords));
+  for (const auto& [n, times] : seen) EXPECT_EQ(times, 1) << "output " << n;
+  p->signal(SIGTERM);
+  EXPECT_EQ(p->wait(30s), 0) << p->output();
+  EXPECT_NE(p->output().find("shutdown complete"), std::string::npos);
+}
+
+// The coordinator answers a commit with PRODUCER_FENCED (what a real broker
+// says once another instance initialised the same transactional.id; injected
+// here, the mock does not fence): the process exits non-zero so that its pod
+// restarts, and never 0.
+TEST_F(PipelineExactlyOnceProcess, FencedByAnotherInstanceExitsNonZero) {
+  if (cluster.real()) GTEST_SKIP() << "needs the embedded cluster's request-error injection (the real-broker case is "
+                                      "SecondInstanceFencesTheFirstWhichExitsNonZero)";
+  auto p = startPipeline();
+  ASSERT_TRUE(awaitWhileRunning(*p, [&] { return committedOut() >= kRecords; }));
+  // The next commit is answered "fenced": records for a next transaction.
+  cluster.mock().pushRequestErrors(kEndTxnApi, {kProducerFenced});
+  ASSERT_NO_FATAL_FAILURE(cluster.produce(in, {R"({"n":-1})", R"({"n":-2})"}, kPartitions));
+  const int code = p->wait(60s);
+  EXPECT_EQ(code, 3) << p->output();
+  EXPECT_NE(p->output().find("\"state\":\"fenced\""), std::string::npos) << p->output();
+  EXPECT_NE(p->output().find("exiting so that the pod restarts"), std::string::npos) << p->output();
+}
+
+// SIGKILL mid-stream, then a restart with the same transactional.id and
+// group: the broker aborts the killed instance's open transaction and the new
+// one continues from the committed offsets — a read_committed reader of the
+// sink sees every output exactly once.
+TEST_F(PipelineExactlyOnceProcess, SigkillMidStreamThenRestartIsExactlyOnce) {
+  if (!cluster.real()) GTEST_SKIP() << kNeedsRealBroker;
+  auto first = startPipeline();
+  ASSERT_TRUE(awaitWhileRunning(*first, [&] { return committedOut() >= 300; }));
+  first->signal(SIGKILL);
+  ASSERT_EQ(first->wait(30s), 128 + SIGKILL);
+  auto second = startPipeline();
+  std::map<int, int> seen;
+  ASSERT_TRUE(awaitWhileRunning(*second, [&] {
+    seen = outputs();
+    return seen.size() >= static_cast<size_t>(kRecords);
+  }));
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kRecords));
+  for (const auto& [n, times] : seen) EXPECT_EQ(times, 1) << "output " << n;
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(30s), 0) << second->output();
+}
+
+// Two processes with the same transactional.id: the second fences the first,
+// which exits non-zero; the second goes on and every output is there once.
+TEST_F(PipelineExactlyOnceProcess, SecondInstanceFencesTheFirstWhichExitsNonZero) {
+  if (!cluster.real()) GTEST_SKIP() << kNeedsRealBroker;
+  auto first = startPipeline();
+  ASSERT_TRUE(awaitWhileRunning(*first, [&] { return committedOut() >= 300; }));
+  auto second = startPipeline();
+  EXPECT_EQ(first->wait(120s), 3) << first->output();
+  std::map<int, int> seen;
+  ASSERT_TRUE(awaitWhileRunning(*second, [&] {
+    seen = outputs();
+    return seen.size() >= static_cast<size_t>(kRecords);
+  }));
+  for (const auto& [n, times] : seen) EXPECT_EQ(times, 1) << "output " << n;
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(30s), 0) << second->output();
 }
 
 }  // namespace
