@@ -981,7 +981,7 @@ int run(const Options& o) {
                 eos->rate(), 100 * eos->rate() / best->rate(), best->scenario.c_str(),
                 raw ? 100 * eos->rate() / raw->rate() : 0, eos->cpuMicrosPerRecord(), best->cpuMicrosPerRecord());
   } else {
-    std::printf("exactly-once's cost: not measured\n");
+    std::printf("exactly-once's cost: not measured (see the exactlyOnce row)\n");
   }
   std::printf("load average after the run: %s\npipeline files and logs: %s\n", loadAverage().c_str(), dir.c_str());
   for (const auto& r : results)
