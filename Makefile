@@ -46,6 +46,7 @@ test-asan: build-asan
 bench: build
 	./$(BUILD)/bin/tributary-bench $(ARGS)
 	./$(BUILD)/bin/tributary-consume-bench $(ARGS_CONSUME)
+	./$(BUILD)/bin/tributary-pipeline-bench $(ARGS_PIPELINE)
 	./$(BUILD)/bin/tributary-operator-bench $(ARGS_OPERATOR)
 
 # manifests/install.yaml = `helm template tributary helm/tributary --include-crds` with
