@@ -72,6 +72,12 @@ struct SubscriptionConfig {
   RetryConfig retry;
   std::string deadLetterTopic;  // empty: none
   OnExhausted onExhausted = OnExhausted::Block;  // DeadLetter when deadLetterTopic is set, unless given
+  // Not a YAML key: set by pipeline mode when every sink is a topic. The
+  // deliverer writes records in the order it is handed them (the jq thread
+  // takes them in order; the idempotent producer keeps a partition's order), so
+  // ordering partition/key may keep a run of a partition's records in flight
+  // instead of one: a record that failed still holds back the ones after it.
+  bool deliveryKeepsOrder = false;
 };
 
 struct SidecarConfig {

@@ -286,10 +286,12 @@ void SubscriptionRunner::pauseIfFull(const TopicPartition& tp) {
 void SubscriptionRunner::dispatch() {
   using Ordering = SubscriptionConfig::Ordering;
   // Pull with ordering keeps a run of consecutive records of a partition (of a
-  // key) in flight, so that a poll leases a batch in order; a record that
+  // key) in flight, so that a poll leases a batch in order (and so does a
+  // deliverer that keeps the hand-over order, see deliveryKeepsOrder); a record that
   // failed (in backoff or being dead-lettered) holds back everything after it.
   // The LeaseBroker returns the successors already leased (takeReturned).
-  const bool batch = config_.mode == SubscriptionConfig::Mode::Pull && config_.ordering != Ordering::None;
+  const bool batch = (config_.mode == SubscriptionConfig::Mode::Pull || config_.deliveryKeepsOrder) &&
+                     config_.ordering != Ordering::None;
   if (batch && config_.ordering == Ordering::Partition) return dispatchPartitionRuns();
   // ordering=key looks this far into a partition's queue for keys with nothing
   // earlier unsettled: the scan builds a set of keys on every dispatch, and the

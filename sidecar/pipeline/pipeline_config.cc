@@ -225,6 +225,8 @@ SubscriptionConfig PipelineConfig::subscription() const {
   s.retry = retry;
   s.deadLetterTopic = deadLetterTopic;
   s.onExhausted = onExhausted;
+  s.deliveryKeepsOrder = std::all_of(sinks.begin(), sinks.end(),
+                                     [](const auto& sink) { return sink.second.kind == SinkConfig::Kind::Topic; });
   return s;
 }
 

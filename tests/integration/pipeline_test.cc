@@ -237,6 +237,37 @@ retry: {maxAttempts: 5, initialBackoff: 10ms, maxBackoff: 20ms}
   EXPECT_TRUE(awaitMetric(R"(tributary_deliveries_total{outcome="retry",subscription="picky",topic="orders"})", 4));
 }
 
+// ordering: partition (the default) with topic sinks keeps a run of a
+// partition's records in flight (the producer keeps their order): the output
+// partition holds them in the input's order.
+TEST_F(Pipeline, PartitionOrderingKeepsEachPartitionsOrderInTheSinkTopic) {
+  kafka->createTopic("seq-in", 3, 3);
+  kafka->createTopic("seq-out", 3, 3);
+  start(R"(
+source: {topics: [seq-in], group: in-order}
+steps:
+  - transform: '{n: .n, p: $partition}'
+  - setKey: '.p | tostring'
+sinks: {out: {topic: seq-out}}
+)");
+  std::vector<RecordToWrite> records;
+  for (int i = 0; i < 3000; ++i) records.push_back({std::nullopt, R"({"n":)" + std::to_string(i) + "}", {}, i % 3});
+  tributary::test::writeAll(kafka->bootstrapServers(), "seq-in", records);
+  auto out = awaitRecords("seq-out", 3000);
+  ASSERT_EQ(out.size(), 3000u);
+  // Per source partition (the key), the n's come out increasing.
+  std::map<std::string, int> last;
+  for (const auto& r : out) {
+    const int n = Json::parse(*r.value)["n"].get<int>();
+    auto it = last.find(*r.key);
+    if (it != last.end()) {
+      EXPECT_GT(n, it->second) << "source partition " << *r.key;
+    }
+    last[*r.key] = n;
+  }
+  EXPECT_EQ(last.size(), 3u);
+}
+
 TEST_F(Pipeline, ATopicSinkOnAnotherClusterGetsItsRecordsThere) {
   tributary::EmbeddedKafka other(1);
   other.createTopic("mirrored", 1, 1);
