@@ -164,24 +164,30 @@ JqExecutor::~JqExecutor() {
 }
 
 void JqExecutor::post(std::function<void()> task) {
+  bool wake;
   {
     std::lock_guard lock(mutex_);
     tasks_.push_back(std::move(task));
+    // The executor takes every task waiting at once: it needs waking only when
+    // it may be asleep, not once per record.
+    wake = idle_;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void JqExecutor::loop() {
+  std::deque<std::function<void()>> batch;
   while (true) {
-    std::function<void()> task;
     {
       std::unique_lock lock(mutex_);
+      idle_ = true;
       wake_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      idle_ = false;
       if (tasks_.empty()) break;  // stopping, and nothing left to answer
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      batch.swap(tasks_);
     }
-    task();
+    for (auto& task : batch) task();
+    batch.clear();
   }
   for (Program* p : programs_) delete p;  // jq_teardown on the thread that used them
   programs_.clear();

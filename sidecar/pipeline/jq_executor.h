@@ -125,6 +125,7 @@ class JqExecutor {
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;  // guarded by mutex_
   bool stopping_ = false;                    // guarded by mutex_
+  bool idle_ = false;                        // guarded by mutex_: the executor waits (or is about to)
   std::vector<Program*> programs_;           // the executor thread's only
   std::thread thread_;
 };
