@@ -60,6 +60,23 @@ bool isJsonText(std::string_view bytes, int maxDepth) {
 }
 
 void appendJsonString(std::string& out, std::string_view s) {
+  // Printable ASCII without '"' and '\\' is its own literal (the library's
+  // output for it, without a copy into a JSON value); anything else goes
+  // through the library.
+  bool plain = true;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
   out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -24,7 +24,7 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThr
     listenFd_ = sock;
   });
   server_->set_keep_alive_max_count(1'000'000);
-  // httplib's own model (HTTPS): an idle keep-alive connection holds its
+  // httplib's own model (a given server that is no ManagedServer): an idle keep-alive connection holds its
   // worker, and stop() waits for it, for up to this long (httplib only checks
   // for shutdown between requests): short, so that shutdown is prompt; clients
   // simply reconnect after idling. A ManagedServer uses ListenerLimits instead.

@@ -22,15 +22,16 @@ namespace tributary {
 // slow clients wait in one acceptor thread, not in workers; `limits` bound the
 // connections and the time a request may take; probes have workers of their
 // own; and a POST with no body and no Content-Length is a request with an
-// empty body. A given server (HTTPS) keeps httplib's own model: one worker per
-// open connection, a timeout per read.
+// empty body. A given ManagedServer (e.g. one with TLS, the injector's
+// webhook) is set up the same way; any other given server keeps httplib's own
+// model: one worker per open connection, a timeout per read.
 //
 // Threads: routes are added and bind() is called before start(); handlers run
 // on the worker pool; stop() may be called from any thread, once.
 class HttpServer {
  public:
   HttpServer(size_t workerThreads, size_t maxBodyBytes, ListenerLimits limits = {});
-  // The same set-up on a given server, e.g. an httplib::SSLServer for HTTPS.
+  // The same set-up on a given server, e.g. a ManagedServer with TLS.
   HttpServer(std::unique_ptr<httplib::Server> server, size_t workerThreads, size_t maxBodyBytes);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

@@ -1,6 +1,7 @@
 #include "common/http/managed_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -10,7 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -83,6 +88,28 @@ struct RequestState {
 };
 thread_local RequestState* tlRequest = nullptr;
 
+// The reactor and the workers write to sockets through OpenSSL, which uses
+// write(2): a peer that went away would raise SIGPIPE and end the process
+// unless its owner ignores it. These threads block it instead (a write then
+// fails with EPIPE), so that no embedding program has to. Only they send a
+// TLS close_notify.
+thread_local bool tlSigpipeBlocked = false;
+void blockSigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  tlSigpipeBlocked = true;
+}
+
+// What a failed SSL call means; clears the thread's OpenSSL error queue, so
+// that the next call's SSL_get_error is about that call.
+int sslError(SSL* ssl, int ret) {
+  const int e = SSL_get_error(ssl, ret);
+  ERR_clear_error();
+  return e;
+}
+
 }  // namespace
 
 struct ManagedServer::Conn {
@@ -93,7 +120,13 @@ struct ManagedServer::Conn {
   size_t scanned = 0;  // where the search for the end of the head resumes
   Where where = Where::Nowhere;
   std::list<Conn*>::iterator pos;
-  Clock::time_point since;  // idle since, or the request's first byte
+  Clock::time_point since;  // idle since, or the request's first byte (or the accept, while handshaking)
+  SSL* ssl = nullptr;       // a TLS listener's connection
+  bool handshaking = false;  // TLS: until the handshake is done (in `reading_`, under the request deadline)
+  bool wantWrite = false;    // TLS: OpenSSL waits for the socket to take bytes (epoll for EPOLLOUT too)
+
+  // Decrypted bytes OpenSSL holds that epoll cannot see.
+  bool sslPending() const { return ssl && SSL_pending(ssl) > 0; }
 
   size_t buffered() const { return buf.size() - off; }
   void compact() {
@@ -117,6 +150,19 @@ struct ManagedServer::Conn {
     while (buffered() < kMaxHeadBytes) {
       const size_t at = buf.size();
       buf.resize(at + 4096);
+      if (ssl) {
+        // Until OpenSSL needs more from the socket: what it has decrypted
+        // already would not wake epoll again.
+        const int n = SSL_read(ssl, buf.data() + at, 4096);
+        if (n > 0) {
+          buf.resize(at + static_cast<size_t>(n));
+          continue;
+        }
+        buf.resize(at);
+        const int e = sslError(ssl, n);
+        wantWrite = e == SSL_ERROR_WANT_WRITE;
+        return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
+      }
       ssize_t n = ::recv(fd, buf.data() + at, 4096, MSG_DONTWAIT);
       if (n > 0) {
         buf.resize(at + static_cast<size_t>(n));
@@ -159,7 +205,9 @@ class DeadlineStream final : public httplib::Stream {
     return n;
   }
   ssize_t readRaw(char* ptr, size_t size);
+  ssize_t readTls(char* ptr, size_t size);
   ssize_t write(const char* ptr, size_t size) override {
+    if (c_.ssl) return writeTls(ptr, size);
     if (!is_writable()) return -1;
     for (;;) {
       ssize_t n = ::send(fd(), ptr, size, MSG_NOSIGNAL);
@@ -180,6 +228,20 @@ class DeadlineStream final : public httplib::Stream {
   socket_t socket() const override { return fd(); }
 
  private:
+  // Blocking semantics over the non-blocking socket: OpenSSL says what it
+  // waits for; each write waits up to the write timeout, as above.
+  ssize_t writeTls(const char* ptr, size_t size) {
+    if (size == 0) return 0;
+    for (;;) {
+      const int n = SSL_write(c_.ssl, ptr, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+      if (n > 0) return n;
+      const int e = sslError(c_.ssl, n);
+      if (e == SSL_ERROR_WANT_WRITE && waitFor(fd(), POLLOUT, writeTimeoutMs_) > 0) continue;
+      if (e == SSL_ERROR_WANT_READ && waitFor(fd(), POLLIN, writeTimeoutMs_) > 0) continue;
+      return -1;
+    }
+  }
+
   int fd() const;
   ManagedServer::Conn& c_;
   const Clock::time_point deadline_;
@@ -192,7 +254,7 @@ class DeadlineStream final : public httplib::Stream {
 int DeadlineStream::fd() const { return c_.fd; }
 
 bool DeadlineStream::is_readable() const {
-  if (c_.buffered() > 0) return true;
+  if (c_.buffered() > 0 || c_.sslPending()) return true;
   return Clock::now() < deadline_ && waitFor(c_.fd, POLLIN, msUntil(deadline_)) > 0;
 }
 
@@ -204,6 +266,7 @@ ssize_t DeadlineStream::readRaw(char* ptr, size_t size) {
     return static_cast<ssize_t>(n);
   }
   c_.compact();
+  if (c_.ssl) return readTls(ptr, size);
   for (;;) {
     if (!is_readable()) return -1;
     if (size >= kChunk) {
@@ -226,8 +289,32 @@ ssize_t DeadlineStream::readRaw(char* ptr, size_t size) {
   }
 }
 
-ManagedServer::ManagedServer(size_t workers, ListenerLimits limits) : limits_(std::move(limits)) {
+// OpenSSL keeps the rest of a record it decrypted (SSL_pending), so small
+// reads cost no extra syscalls; waiting happens only when it wants the socket,
+// and never past the request deadline.
+ssize_t DeadlineStream::readTls(char* ptr, size_t size) {
+  for (;;) {
+    const int n = SSL_read(c_.ssl, ptr, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+    if (n > 0) return n;
+    const int e = sslError(c_.ssl, n);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    const short wait = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (wait == 0 || Clock::now() >= deadline_ || waitFor(fd(), wait, msUntil(deadline_)) <= 0) return -1;
+  }
+}
+
+ManagedServer::ManagedServer(size_t workers, ListenerLimits limits, TlsSetup tls) : limits_(std::move(limits)) {
   new_task_queue = [] { return new InlineQueue(); };
+  if (tls) {
+    tls_ = SSL_CTX_new(TLS_server_method());
+    // Renegotiation would let a client make the server work (and write) in
+    // the middle of a request; idle connections keep no read buffers.
+    if (tls_) {
+      SSL_CTX_set_options(tls_, SSL_OP_NO_RENEGOTIATION);
+      SSL_CTX_set_mode(tls_, SSL_MODE_RELEASE_BUFFERS);
+    }
+    if (!tls_ || !tls(*tls_)) tlsFailed_ = true;
+  }
   if (limits_.maxInflightBytes > 0) {
     // Runs after the head is read and before httplib reads the body: a refused
     // request is answered without its body ever being held.
@@ -254,7 +341,10 @@ ManagedServer::~ManagedServer() {
   stopServing();
   ::close(epoll_);
   ::close(wake_);
+  if (tls_) SSL_CTX_free(tls_);
 }
+
+bool ManagedServer::is_valid() const { return !tlsFailed_; }
 
 bool ManagedServer::process_and_close_socket(socket_t sock) {
   int yes = 1;
@@ -285,6 +375,13 @@ void ManagedServer::post(Conn* c, bool adopt, bool reading) {
 void ManagedServer::handBack(Conn* c, bool reading) { post(c, false, reading); }
 
 void ManagedServer::closeConn(Conn* c) {
+  if (c->ssl) {
+    // close_notify, best effort and without waiting (a non-blocking socket),
+    // only where SIGPIPE cannot end the process.
+    if (tlSigpipeBlocked && !c->handshaking) SSL_shutdown(c->ssl);
+    ERR_clear_error();
+    SSL_free(c->ssl);
+  }
   ::close(c->fd);
   delete c;
   --open_;
@@ -307,7 +404,27 @@ void ManagedServer::makeRoom() {
   }
 }
 
+bool ManagedServer::handshake(Conn* c) {
+  const int r = SSL_do_handshake(c->ssl);
+  if (r == 1) {
+    c->handshaking = false;
+    c->wantWrite = false;
+    return true;
+  }
+  const int e = sslError(c->ssl, r);
+  c->wantWrite = e == SSL_ERROR_WANT_WRITE;
+  return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
+}
+
+void ManagedServer::rearm(Conn* c) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | (c->wantWrite ? EPOLLOUT : 0u);
+  ev.data.ptr = c;
+  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 void ManagedServer::reactorLoop() {
+  blockSigpipe();
   std::vector<epoll_event> events(256);
   auto watch = [this](Conn* c, Conn::Where where, Clock::time_point since) {
     auto& list = where == Conn::Where::Idle ? idle_ : reading_;
@@ -315,7 +432,7 @@ void ManagedServer::reactorLoop() {
     c->since = since;
     c->pos = list.insert(list.end(), c);
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.events = EPOLLIN | EPOLLRDHUP | (c->wantWrite ? EPOLLOUT : 0u);
     ev.data.ptr = c;
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, c->fd, &ev);
   };
@@ -357,6 +474,21 @@ void ManagedServer::reactorLoop() {
           closeConn(h.conn);
           continue;
         }
+        if (tls_) {
+          // Non-blocking, so that OpenSSL never waits in this thread; the
+          // handshake is under the request deadline from now.
+          ::fcntl(h.conn->fd, F_SETFL, ::fcntl(h.conn->fd, F_GETFL) | O_NONBLOCK);
+          h.conn->ssl = SSL_new(tls_);
+          if (!h.conn->ssl || SSL_set_fd(h.conn->ssl, h.conn->fd) != 1) {
+            ERR_clear_error();
+            closeConn(h.conn);
+            continue;
+          }
+          SSL_set_accept_state(h.conn->ssl);
+          h.conn->handshaking = true;
+          watch(h.conn, Conn::Where::Reading, now);
+          continue;
+        }
       }
       watch(h.conn, h.reading ? Conn::Where::Reading : Conn::Where::Idle, now);
     }
@@ -383,11 +515,27 @@ void ManagedServer::reactorLoop() {
 }
 
 void ManagedServer::onReadable(Conn* c) {
+  const bool wantedWrite = c->wantWrite;
+  if (c->handshaking) {
+    if (!handshake(c)) {
+      unlink(c);
+      return closeConn(c);
+    }
+    if (c->wantWrite != wantedWrite) rearm(c);
+    if (c->handshaking) return;
+    // Done: idle until a request's first byte (which may have come with the
+    // handshake's last message, hence the read below).
+    reading_.erase(c->pos);
+    c->where = Conn::Where::Idle;
+    c->since = Clock::now();
+    c->pos = idle_.insert(idle_.end(), c);
+  }
   const bool ok = c->drain();
   if (!ok) {
     unlink(c);
     return closeConn(c);
   }
+  if (c->wantWrite != wantedWrite) rearm(c);
   if (c->buffered() == 0) return;  // a spurious wake-up
   if (c->where == Conn::Where::Idle) {
     // The first bytes of a request: its deadline starts now.
@@ -423,6 +571,7 @@ void ManagedServer::dispatch(Conn* c) {
 }
 
 void ManagedServer::workerLoop(bool priority) {
+  blockSigpipe();
   auto& queue = priority ? priorityQueue_ : queue_;
   auto& cv = priority ? priorityCv_ : queueCv_;
   for (;;) {
@@ -506,6 +655,8 @@ void ManagedServer::serve(Conn* c) {
     if (!ok || closed || stopping_) return closeConn(c);
     c->scanned = c->off;  // what follows is the next request
     if (c->headComplete()) continue;  // pipelined
+    // Decrypted bytes of the next request that OpenSSL holds: poll() cannot see them.
+    if (c->buffered() == 0 && c->sslPending() && !c->drain()) return closeConn(c);
     // Stay a moment for the next request: a busy client sends it right away.
     if (c->buffered() == 0 && waitFor(c->fd, POLLIN, static_cast<int>(limits_.linger.count())) > 0 &&
         !c->drain())

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <string>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include <httplib.h>
+
+typedef struct ssl_ctx_st SSL_CTX;  // OpenSSL stays out of this header
 
 namespace tributary {
 
@@ -22,7 +25,8 @@ struct ListenerLimits {
   size_t maxConnections = 1024;
   // A request's head must be complete within this time of its first byte, and
   // its body within this time of a worker starting to read it: a client that
-  // sends slowly is closed then, whatever the pace of its bytes.
+  // sends slowly is closed then, whatever the pace of its bytes. On a TLS
+  // listener the handshake, too, must end within this time of the accept.
   std::chrono::milliseconds requestTimeout{10'000};
   // A keep-alive connection with no request is closed after this long.
   std::chrono::milliseconds idleTimeout{30'000};
@@ -55,14 +59,24 @@ struct ListenerLimits {
 //   httplib's own request processing (routing, handlers, errors, responses)
 //   over a stream whose reads stop at the request deadline.
 // - Requests whose request line is `GET <priority path>` go to a separate pool.
+// - With TLS (a set-up callback for the SSL_CTX), the acceptor also runs each
+//   handshake, non-blocking and under the request deadline, and frames the
+//   decrypted bytes; workers read and write through the connection's SSL.
+//   Every connection is HTTPS then: nothing is served in plain text.
 //
 // Threads: configure and bind as an httplib::Server before listen; httplib's
 // accept thread hands sockets over; stopServing() from any thread after
 // httplib's listen loop returned.
 class ManagedServer final : public httplib::Server {
  public:
-  ManagedServer(size_t workers, ListenerLimits limits);
+  // Makes a TLS server's context (certificates, versions); false: unusable.
+  using TlsSetup = std::function<bool(SSL_CTX&)>;
+  // `tls` empty: plain HTTP.
+  ManagedServer(size_t workers, ListenerLimits limits, TlsSetup tls = nullptr);
   ~ManagedServer() override;
+
+  // False when TLS was asked for and its context could not be set up.
+  bool is_valid() const override;
 
   // After httplib::Server::stop() and the listen loop returned: closes every
   // idle connection, lets workers finish the request in hand, joins threads.
@@ -95,11 +109,15 @@ class ManagedServer final : public httplib::Server {
   void closeConn(Conn* c);            // reactor thread, or a worker for a conn it holds
   void unlink(Conn* c);               // reactor thread: off the idle/reading lists and epoll
   void makeRoom();                    // reactor thread
+  bool handshake(Conn* c);            // reactor thread: false when it failed
+  void rearm(Conn* c);                // reactor thread: epoll interest after a TLS step
   void handBack(Conn* c, bool reading);  // worker → reactor
   void post(Conn* c, bool adopt, bool reading);
   bool isPriority(const Conn& c) const;
 
   const ListenerLimits limits_;
+  SSL_CTX* tls_ = nullptr;  // TLS listener: shared by every connection's SSL
+  bool tlsFailed_ = false;
   int epoll_ = -1;
   int wake_ = -1;  // eventfd
   std::atomic<size_t> open_{0};

@@ -1,8 +1,11 @@
 #pragma once
 // The HTTPS admission endpoint: POST /inject (AdmissionReview in and out),
-// on cpp-httplib's SSLServer with Tributary's listener set-up (TCP_NODELAY,
-// keep-alive). The certificate comes from a ServingCertificateStore on every
-// handshake, so rotations need no restart. Every replica serves it, leader or not.
+// on a TLS ManagedServer (common/http/managed_server.h): handshakes and
+// request heads are read by one epoll thread under a deadline, so idle,
+// dripping or half-handshaken clients hold no worker, and connections are
+// bounded (README.md, "The listener"). The certificate comes from a
+// ServingCertificateStore on every handshake, so rotations need no restart.
+// Every replica serves it, leader or not.
 #include <memory>
 #include <string>
 
@@ -19,7 +22,12 @@ inline constexpr const char* kWebhookPath = "/inject";
 // served on the server's worker pool.
 class WebhookServer {
  public:
-  WebhookServer(std::shared_ptr<ServingCertificateStore> certificates, std::shared_ptr<AdmissionHandler> handler);
+  // The webhook's bounds: 10 s per handshake and per request, 30 s idle,
+  // 1024 connections.
+  static ListenerLimits defaultLimits();
+
+  WebhookServer(std::shared_ptr<ServingCertificateStore> certificates, std::shared_ptr<AdmissionHandler> handler,
+                ListenerLimits limits = defaultLimits());
   ~WebhookServer();
   WebhookServer(const WebhookServer&) = delete;
   WebhookServer& operator=(const WebhookServer&) = delete;
@@ -28,6 +36,7 @@ class WebhookServer {
   void start();
   void stop();
   int port() const { return http_->port(); }
+  size_t openConnections() const { return http_->openConnections(); }
 
  private:
   std::shared_ptr<ServingCertificateStore> certificates_;

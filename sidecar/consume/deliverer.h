@@ -46,6 +46,12 @@ class Deliverer {
     (void)failed;
     return {};
   }
+  // The caller handed over every record of one round (a dispatch). A caller
+  // that calls it once calls it after every round: a deliverer may then wake
+  // its takers (pollers, batching workers) once here for the whole round,
+  // not per record, so that they take the round as one batch. Called from the
+  // subscription's thread.
+  virtual void flush() {}
 };
 
 // POSTs records to the app's endpoint from a pool of `workers` threads, each

@@ -65,7 +65,21 @@ class HttpPushDeliverer final : public Deliverer {
       // already woken (or of the next one to finish), so batches fill under
       // load without ever waiting for it.
       wake = jobs_.empty() || jobs_.size() + 1 >= batchSize_;
+      // A caller that flushes (see Deliverer::flush) gets batches of the
+      // whole round: a worker is woken per full batch here, and once for the
+      // rest in flush(), not for the round's first record.
+      if (flushing_ && batchSize_ > 1) wake = (jobs_.size() + 1) % batchSize_ == 0;
       jobs_.push_back({std::move(record), attempt, std::move(done)});
+    }
+    if (wake) cv_.notify_one();
+  }
+
+  void flush() override {
+    bool wake;
+    {
+      std::lock_guard lock(mutex_);
+      flushing_ = true;
+      wake = batchSize_ > 1 && jobs_.size() % batchSize_ != 0;
     }
     if (wake) cv_.notify_one();
   }
@@ -162,6 +176,7 @@ class HttpPushDeliverer final : public Deliverer {
   std::condition_variable cv_;
   std::deque<Job> jobs_;  // guarded by mutex_
   bool stopping_ = false; // guarded by mutex_
+  bool flushing_ = false; // guarded by mutex_
   std::vector<std::thread> threads_;
 };
 
@@ -238,40 +253,79 @@ std::string cloudEventBatch(const std::vector<std::pair<const ConsumedRecord*, i
   // attributes are strings, as they are in headers). Record headers have no
   // CloudEvents attribute of their own: they travel in "tributaryheaders" as
   // [{"name", "value" | "valueBase64"}], in order, duplicates kept.
-  std::string out;
+  //
+  // Written as text, without a JSON tree per record: the members in the order
+  // a JSON object of the library prints them (by name), so the bytes are what
+  // they were when each event was built as a tree; strings escaped by
+  // appendJsonString (invalid UTF-8 replaced: Kafka does not check header names).
+  std::string out = "[";
+  auto member = [&out](const char* name, std::string_view value) {
+    out += '"';
+    out += name;
+    out += "\":";
+    appendJsonString(out, value);
+    out += ',';
+  };
   for (const auto& [r, attempt] : recordsAndAttempts) {
-    nlohmann::json e = nlohmann::json::object();
-    for (auto& [name, value] : contextAttributes(*r, attempt, source)) e[name] = std::move(value);
-    nlohmann::json headers = nlohmann::json::array();
-    for (const auto& [name, value] : r->headers) {
-      nlohmann::json h{{"name", name}};
-      if (isValidUtf8(value)) h["value"] = value;
-      else h["valueBase64"] = base64Encode(value);
-      headers.push_back(std::move(h));
-    }
-    if (!headers.empty()) e["tributaryheaders"] = std::move(headers);
-    // The CloudEvents distributed-tracing extension, per event: a batch mixes traces.
-    if (auto trace = tracing::fromRecordHeaders(r->headers)) {
-      e["traceparent"] = tracing::formatTraceparent(*trace);
-      if (!trace->traceState.empty()) e["tracestate"] = trace->traceState;
-    }
+    if (out.size() > 1) out += ',';
+    out += '{';
     // The value is checked once, for "data" and for the content type, and a JSON
     // value is embedded as the bytes it is in Kafka (not parsed and printed again).
     const bool isJson = r->value && isJsonText(*r->value);
-    e["datacontenttype"] = contentTypeOf(*r, [&] { return isJson; });
-    if (r->value && !isJson) e["data_base64"] = base64Encode(*r->value);
-    std::string text = e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (isJson) {
-      text.pop_back();  // the closing '}'
-      text += R"(,"data":)";
-      text += *r->value;
-      text += '}';
+    if (r->value && !isJson) member("data_base64", base64Encode(*r->value));
+    member("datacontenttype", contentTypeOf(*r, [&] { return isJson; }));
+    const std::string partition = std::to_string(r->tp.partition);
+    const std::string offset = std::to_string(r->offset);
+    member("id", r->tp.topic + "-" + partition + "-" + offset);
+    if (r->key) {
+      if (isText(*r->key)) {
+        member("key", *r->key);
+      } else {
+        member("key", base64Encode(*r->key));
+        member("keyencoding", "base64");
+      }
     }
-    if (!out.empty()) out += ',';
-    out += text;
+    member("offset", offset);
+    member("partition", partition);
+    member("source", source + "/" + r->tp.topic);
+    member("specversion", "1.0");
+    if (r->timestampMs >= 0) member("time", rfc3339(r->timestampMs));
+    // The CloudEvents distributed-tracing extension, per event: a batch mixes traces.
+    const auto trace = tracing::fromRecordHeaders(r->headers);
+    if (trace) {
+      member("traceparent", tracing::formatTraceparent(*trace));
+      if (!trace->traceState.empty()) member("tracestate", trace->traceState);
+    }
+    member("tributaryattempt", std::to_string(attempt));
+    if (!r->headers.empty()) {
+      out += "\"tributaryheaders\":[";
+      bool first = true;
+      for (const auto& [name, value] : r->headers) {
+        if (!first) out += ',';
+        first = false;
+        out += "{\"name\":";
+        appendJsonString(out, name);
+        if (isValidUtf8(value)) {
+          out += ",\"value\":";
+          appendJsonString(out, value);
+        } else {
+          out += ",\"valueBase64\":";
+          appendJsonString(out, base64Encode(value));
+        }
+        out += '}';
+      }
+      out += "],";
+    }
+    member("type", "dev.tributary.kafka.record");
+    out.pop_back();  // the last member's ','
+    if (isJson) {
+      out += R"(,"data":)";
+      out += *r->value;
+    }
+    out += '}';
   }
-  // Header names are not checked for UTF-8 by Kafka; replace rather than fail.
-  return "[" + out + "]";
+  out += ']';
+  return out;
 }
 
 std::unique_ptr<Deliverer> makeHttpPushDeliverer(const std::string& endpoint, std::chrono::milliseconds timeout,

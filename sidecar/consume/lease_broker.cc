@@ -47,8 +47,49 @@ void LeaseBroker::deliver(std::shared_ptr<const ConsumedRecord> record, int atte
       return;
     }
     ready_.push_back({std::move(record), attempt, std::move(done)});
+    // A poller woken for the first record of a round would lease it alone:
+    // flush() wakes them once the round is here.
+    if (flushing_) {
+      readyAdded_ = true;
+      return;
+    }
   }
   readyCv_.notify_one();
+}
+
+void LeaseBroker::flush() {
+  {
+    std::lock_guard lock(mutex_);
+    flushing_ = true;
+    if (!readyAdded_) return;
+    readyAdded_ = false;
+  }
+  readyCv_.notify_one();  // it wakes the next poller when it leaves records behind
+}
+
+std::optional<uint64_t> LeaseBroker::parseId(const std::string& id) const {
+  // Exactly as poll() writes them: the prefix, '-', a number without leading zeros.
+  const size_t n = idPrefix_.size();
+  if (id.size() <= n + 1 || id.size() > n + 21 || id.compare(0, n, idPrefix_) != 0 || id[n] != '-' ||
+      id[n + 1] == '0')
+    return std::nullopt;
+  uint64_t value = 0;
+  for (size_t i = n + 1; i < id.size(); ++i) {
+    const char c = id[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+void LeaseBroker::pruneDeadlines() {
+  while (!deadlines_.empty() && !leased_.count(deadlines_.front().second)) deadlines_.pop_front();
+  if (deadlines_.size() > 2 * leased_.size() + 64)
+    deadlines_.erase(std::remove_if(deadlines_.begin(), deadlines_.end(),
+                                    [&](const auto& d) { return !leased_.count(d.second); }),
+                     deadlines_.end());
 }
 
 LeaseBroker::HoldKey LeaseBroker::holdKey(const ConsumedRecord& r) const {
@@ -60,15 +101,6 @@ bool LeaseBroker::heldBack(const ConsumedRecord& r) const {
   if (ordering_ == Ordering::None || holds_.empty()) return false;
   auto it = holds_.find(holdKey(r));
   return it != holds_.end() && r.offset > it->second;
-}
-
-void LeaseBroker::dropDeadline(const std::string& id, Clock::time_point deadline) {
-  auto [from, to] = deadlines_.equal_range(deadline);
-  for (auto d = from; d != to; ++d)
-    if (d->second == id) {
-      deadlines_.erase(d);
-      return;
-    }
 }
 
 void LeaseBroker::hold(const ConsumedRecord& failed) {
@@ -87,11 +119,11 @@ void LeaseBroker::hold(const ConsumedRecord& failed) {
       ++it;
       continue;
     }
-    dropDeadline(it->first, it->second.deadline);
     rememberExpired(it->first);
     back.push_back(std::move(it->second.record));
     it = leased_.erase(it);
   }
+  pruneDeadlines();
 }
 
 std::vector<std::shared_ptr<const ConsumedRecord>> LeaseBroker::takeReturned(const ConsumedRecord& failed) {
@@ -136,15 +168,18 @@ std::vector<LeaseBroker::Lease> LeaseBroker::poll(size_t max, std::chrono::milli
     readyCv_.wait_for(lock, wait, [&] { return closed_ || !ready_.empty(); });
     if (closed_) return out;
     const auto now = Clock::now();
+    out.reserve(std::min(max, ready_.size()));
+    const auto deadline = now + ackTimeout_;
+    // Later than every deadline queued (same timeout, a later clock read):
+    // the expiry thread needs waking only when there was none.
+    newDeadline = deadlines_.empty() && !ready_.empty() && max > 0;
     while (!ready_.empty() && out.size() < max) {
       Ready r = std::move(ready_.front());
       ready_.pop_front();
-      std::string id = idPrefix_ + "-" + std::to_string(nextId_++);
-      const auto deadline = now + ackTimeout_;
-      newDeadline = newDeadline || deadlines_.empty() || deadline < deadlines_.begin()->first;
-      deadlines_.emplace(deadline, id);
-      out.push_back({id, r.record, r.attempt});
-      leased_.emplace(std::move(id), Leased{std::move(r.record), r.attempt, std::move(r.done), now, deadline});
+      const uint64_t n = nextId_++;
+      deadlines_.emplace_back(deadline, n);
+      out.push_back({idPrefix_ + "-" + std::to_string(n), r.record, r.attempt});
+      leased_.emplace(n, Leased{std::move(r.record), r.attempt, std::move(r.done), now, deadline});
     }
     // Another poller may take what this one left.
     if (!ready_.empty()) readyCv_.notify_one();
@@ -172,12 +207,12 @@ LeaseBroker::SettleResult LeaseBroker::settle(const std::vector<std::string>& id
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     for (const auto& id : ids) {
-      auto it = leased_.find(id);
+      const auto n = parseId(id);
+      auto it = n ? leased_.find(*n) : leased_.end();
       if (it == leased_.end()) {
-        (expired_.count(id) ? out.expired : out.unknown).push_back(id);
+        (n && expired_.count(*n) ? out.expired : out.unknown).push_back(id);
         continue;
       }
-      dropDeadline(id, it->second.deadline);
       AttemptResult r = result;
       r.took = now - it->second.leasedAt;
       calls.emplace_back(std::move(it->second.done), std::move(r));
@@ -186,6 +221,7 @@ LeaseBroker::SettleResult LeaseBroker::settle(const std::vector<std::string>& id
       if (result.outcome != AttemptOutcome::Delivered) hold(*record);
       ++out.settled;
     }
+    pruneDeadlines();
   }
   for (auto& [done, r] : calls) done(std::move(r));
   return out;
@@ -198,16 +234,16 @@ void LeaseBroker::expireLoop() {
       expiryCv_.wait(lock);
       continue;
     }
-    const auto next = deadlines_.begin()->first;
+    const auto next = deadlines_.front().first;
     if (Clock::now() < next) {
       expiryCv_.wait_until(lock, next);
       continue;
     }
     std::vector<std::pair<Done, AttemptResult>> calls;
     const auto now = Clock::now();
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-      const std::string id = deadlines_.begin()->second;
-      deadlines_.erase(deadlines_.begin());
+    while (!deadlines_.empty() && deadlines_.front().first <= now) {
+      const uint64_t id = deadlines_.front().second;
+      deadlines_.pop_front();
       auto it = leased_.find(id);
       if (it == leased_.end()) continue;
       AttemptResult r{AttemptOutcome::Retryable, 0,
@@ -225,7 +261,7 @@ void LeaseBroker::expireLoop() {
   }
 }
 
-void LeaseBroker::rememberExpired(const std::string& id) {
+void LeaseBroker::rememberExpired(uint64_t id) {
   expired_.insert(id);
   expiredOrder_.push_back(id);
   if (expiredOrder_.size() > kRememberExpired) {

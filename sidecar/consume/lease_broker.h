@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "sidecar/consume/deliverer.h"
@@ -53,6 +54,8 @@ class LeaseBroker final : public Deliverer {
   void deliver(std::shared_ptr<const ConsumedRecord> record, int attempt, Done done) override;
   std::vector<std::shared_ptr<const ConsumedRecord>> withdraw(const std::vector<TopicPartition>& partitions) override;
   std::vector<std::shared_ptr<const ConsumedRecord>> takeReturned(const ConsumedRecord& failed) override;
+  // Wakes the pollers once for what deliver() made ready since the last call.
+  void flush() override;
 
   struct Lease {
     std::string id;
@@ -96,13 +99,17 @@ class LeaseBroker final : public Deliverer {
   };
   SettleResult settle(const std::vector<std::string>& ids, AttemptResult result);
   void expireLoop();
-  void rememberExpired(const std::string& id);  // mutex held
+  // Lease ids are "<idPrefix_>-<n>"; n, or nullopt for an id this process never issued.
+  std::optional<uint64_t> parseId(const std::string& id) const;
+  void rememberExpired(uint64_t id);  // mutex held
+  // Drops deadlines of leases that ended otherwise: from the front, and all
+  // of them once they outnumber the live ones (amortised O(1) per lease).
+  void pruneDeadlines();  // mutex held
   // Ordered leasing: where a failed record holds back its successors.
   using HoldKey = std::pair<TopicPartition, std::string>;  // the key is "" for ordering: partition
   HoldKey holdKey(const ConsumedRecord& r) const;
   bool heldBack(const ConsumedRecord& r) const;  // mutex held
   void hold(const ConsumedRecord& failed);       // mutex held: returns the successors
-  void dropDeadline(const std::string& id, Clock::time_point deadline);  // mutex held
 
   const std::string subscription_;
   const std::chrono::milliseconds ackTimeout_;
@@ -113,10 +120,15 @@ class LeaseBroker final : public Deliverer {
   std::condition_variable readyCv_;   // pollers wait here
   std::condition_variable expiryCv_;  // the expiry thread waits here
   std::deque<Ready> ready_;
-  std::unordered_map<std::string, Leased> leased_;
-  std::multimap<Clock::time_point, std::string> deadlines_;
-  std::set<std::string> expired_;          // recently expired ids, bounded
-  std::deque<std::string> expiredOrder_;   // oldest first, to bound expired_
+  bool flushing_ = false;    // flush() was called: deliver() leaves waking the pollers to it
+  bool readyAdded_ = false;  // deliver() made records ready that no poller was woken for yet
+  std::unordered_map<uint64_t, Leased> leased_;
+  // Lease deadlines in the order leases were issued, which is their order
+  // (one ackTimeout, a clock read under the mutex): a queue, not a tree.
+  // Entries of leases that ended otherwise stay until pruneDeadlines().
+  std::deque<std::pair<Clock::time_point, uint64_t>> deadlines_;
+  std::unordered_set<uint64_t> expired_;  // recently expired ids, bounded
+  std::deque<uint64_t> expiredOrder_;     // oldest first, to bound expired_
   std::map<HoldKey, int64_t> holds_;             // failed offset, until the runner takes the returned
   std::map<HoldKey, std::vector<std::shared_ptr<const ConsumedRecord>>> returned_;
   uint64_t nextId_ = 1;

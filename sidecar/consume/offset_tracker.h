@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -48,8 +49,17 @@ class OffsetTracker {
   const auto& partitions() const { return partitions_; }
 
  private:
+  // Fetched offsets in ascending order, from the oldest unsettled one: a
+  // record settled behind an unsettled one stays (flagged) until everything
+  // before it settled. Records are fetched in order and settle roughly in
+  // order, so this is a queue, not a tree: no allocation per record.
+  struct Entry {
+    int64_t offset;
+    bool settled;
+  };
   struct State {
-    std::set<int64_t> unsettled;
+    std::deque<Entry> window;  // the front is never settled
+    size_t unsettled = 0;
     int64_t highestFetched = -1;
     int64_t lastCommitted = -1;
   };

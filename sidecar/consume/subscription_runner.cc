@@ -22,8 +22,11 @@ size_t recordBytes(const ConsumedRecord& r) {
 }  // namespace
 
 struct SubscriptionRunner::Pending {
-  enum class State { Waiting, InFlight, Backoff, DeadLettering };
-  std::shared_ptr<const ConsumedRecord> record;
+  enum class State { Waiting, InFlight, Backoff, DeadLettering, Settled };
+  // The record lives in the same allocation (`record` points at it); the
+  // deliverer gets it as an aliasing pointer, which keeps this alive.
+  ConsumedRecord stored;
+  const ConsumedRecord* const record = &stored;
   uint64_t epoch = 0;
   int attempts = 0;
   State state = State::Waiting;
@@ -127,14 +130,26 @@ void SubscriptionRunner::stop(std::chrono::milliseconds grace) {
   if (thread_.joinable()) thread_.join();
 }
 
-void SubscriptionRunner::Mailbox::push(std::function<void()> task) {
-  std::lock_guard lock(mutex);
-  if (closed) return;
-  const bool wasEmpty = tasks.empty();
-  tasks.push_back(std::move(task));
+void SubscriptionRunner::Mailbox::wakeIfFirst(bool wasEmpty) {
   if (!wasEmpty) return;
   posted.notify_all();
   if (wake) wake->wakeup();
+}
+
+void SubscriptionRunner::Mailbox::push(std::function<void()> task) {
+  std::lock_guard lock(mutex);
+  if (closed) return;
+  const bool wasEmpty = tasks.empty() && results.empty();
+  tasks.push_back(std::move(task));
+  wakeIfFirst(wasEmpty);
+}
+
+void SubscriptionRunner::Mailbox::pushResult(PendingPtr p, AttemptResult result) {
+  std::lock_guard lock(mutex);
+  if (closed) return;
+  const bool wasEmpty = tasks.empty() && results.empty();
+  results.emplace_back(std::move(p), std::move(result));
+  wakeIfFirst(wasEmpty);
 }
 
 void SubscriptionRunner::runPosted(std::chrono::milliseconds wait) {
@@ -142,10 +157,21 @@ void SubscriptionRunner::runPosted(std::chrono::milliseconds wait) {
   {
     std::unique_lock lock(mailbox_->mutex);
     if (wait.count() > 0)
-      mailbox_->posted.wait_for(lock, wait, [&] { return !mailbox_->tasks.empty() || stopFetching_.load(); });
+      mailbox_->posted.wait_for(lock, wait, [&] {
+        return !mailbox_->tasks.empty() || !mailbox_->results.empty() || stopFetching_.load();
+      });
     tasks.swap(mailbox_->tasks);
+    // The emptied vector goes back with its capacity: no allocation per drain.
+    results_.clear();
+    results_.swap(mailbox_->results);
   }
+  runResults();
   for (auto& t : tasks) t();
+}
+
+void SubscriptionRunner::runResults() {
+  for (auto& [p, result] : results_) onAttempt(p, std::move(result));
+  results_.clear();
 }
 
 void SubscriptionRunner::run() {
@@ -174,7 +200,7 @@ void SubscriptionRunner::run() {
   // polled yet), what is with the app may finish within the grace period.
   {
     std::vector<TopicPartition> all;
-    for (const auto& [tp, queue] : queues_) all.push_back(tp);
+    for (const auto& [tp, part] : partitions_) all.push_back(tp);
     reclaim(deliverer_.withdraw(all));
   }
   const auto deadline = Clock::now() + grace_;
@@ -201,12 +227,13 @@ void SubscriptionRunner::run() {
 void SubscriptionRunner::onAssigned(const std::vector<TopicPartition>& partitions) {
   for (const auto& tp : partitions) {
     tracker_.assign(tp);
-    queues_[tp].clear();
-    auto& b = buffered_[tp];
-    bufferedTotal_.records -= b.records;
-    bufferedTotal_.bytes -= b.bytes;
-    b = {};
-    epochs_[tp] = nextEpoch_++;
+    Partition& part = partitions_[tp];
+    part.queue.clear();
+    part.settledInQueue = 0;
+    bufferedTotal_.records -= part.buffered.records;
+    bufferedTotal_.bytes -= part.buffered.bytes;
+    part.buffered = {};
+    part.epoch = nextEpoch_++;
   }
   joined_ = true;
   log::info("partitions assigned", {{"subscription", config_.name}, {"count", std::to_string(partitions.size())}});
@@ -219,9 +246,9 @@ void SubscriptionRunner::onRevoked(const std::vector<TopicPartition>& partitions
   reclaim(deliverer_.withdraw(partitions));
   auto busy = [&] {
     for (const auto& tp : partitions) {
-      auto q = queues_.find(tp);
-      if (q == queues_.end()) continue;
-      for (const auto& p : q->second)
+      auto q = partitions_.find(tp);
+      if (q == partitions_.end()) continue;
+      for (const auto& p : q->second.queue)
         if (p->state == Pending::State::InFlight || p->state == Pending::State::DeadLettering) return true;
     }
     return false;
@@ -231,59 +258,77 @@ void SubscriptionRunner::onRevoked(const std::vector<TopicPartition>& partitions
   while (busy() && Clock::now() < deadline) runPosted(std::chrono::milliseconds(20));
   commit();
   for (const auto& tp : partitions) {
-    if (auto q = queues_.find(tp); q != queues_.end()) {
-      for (const auto& p : q->second)
+    if (auto q = partitions_.find(tp); q != partitions_.end()) {
+      Partition& part = q->second;
+      for (const auto& p : part.queue)
         if (p->state == Pending::State::InFlight || p->state == Pending::State::DeadLettering) --inFlight_;
-      queues_.erase(q);
+      if (part.paused) --pausedCount_;
+      bufferedTotal_.records -= part.buffered.records;
+      bufferedTotal_.bytes -= part.buffered.bytes;
+      partitions_.erase(q);
     }
     tracker_.revoke(tp);
     metrics_.consumerLag.Remove(&metrics_.consumerLag.Add(
         {{"subscription", config_.name}, {"topic", tp.topic}, {"partition", std::to_string(tp.partition)}}));
-    epochs_.erase(tp);
-    paused_.erase(tp);
-    if (auto b = buffered_.find(tp); b != buffered_.end()) {
-      bufferedTotal_.records -= b->second.records;
-      bufferedTotal_.bytes -= b->second.bytes;
-      buffered_.erase(b);
-    }
   }
-  pausedGauge_.Set(static_cast<double>(paused_.size()));
+  pausedGauge_.Set(static_cast<double>(pausedCount_));
   publishInflight();
   log::info("partitions revoked", {{"subscription", config_.name}, {"count", std::to_string(partitions.size())}});
 }
 
-bool SubscriptionRunner::current(const PendingPtr& p) const {
-  auto e = epochs_.find(p->record->tp);
-  return e != epochs_.end() && e->second == p->epoch;
+bool SubscriptionRunner::current(const PendingPtr& p) { return currentPartition(*p) != nullptr; }
+
+SubscriptionRunner::Partition* SubscriptionRunner::currentPartition(const Pending& p) {
+  auto it = partitions_.find(p.record->tp);
+  return it != partitions_.end() && it->second.epoch == p.epoch ? &it->second : nullptr;
+}
+
+void SubscriptionRunner::trimSettled(Partition& part) {
+  while (!part.queue.empty() && part.queue.front()->state == Pending::State::Settled) {
+    part.queue.pop_front();
+    --part.settledInQueue;
+  }
+  if (part.settledInQueue > 2 * part.buffered.records + 64) {
+    part.queue.erase(std::remove_if(part.queue.begin(), part.queue.end(),
+                                    [](const PendingPtr& p) { return p->state == Pending::State::Settled; }),
+                     part.queue.end());
+    part.settledInQueue = 0;
+  }
 }
 
 void SubscriptionRunner::take(ConsumedRecord record) {
-  auto q = queues_.find(record.tp);
-  if (q == queues_.end()) return;  // a partition no longer ours
+  auto q = partitions_.find(record.tp);
+  if (q == partitions_.end()) return;  // a partition no longer ours
+  Partition& part = q->second;
   auto p = std::make_shared<Pending>();
-  p->epoch = epochs_[record.tp];
+  p->epoch = part.epoch;
   tracker_.fetched(record.tp, record.offset);
   const size_t bytes = recordBytes(record);
-  const TopicPartition tp = record.tp;
-  p->record = std::make_shared<const ConsumedRecord>(std::move(record));
-  q->second.push_back(std::move(p));
-  auto& b = buffered_[tp];
-  ++b.records;
-  b.bytes += bytes;
+  p->stored = std::move(record);
+  const TopicPartition& tp = p->record->tp;
+  part.queue.push_back(p);
+  ++part.buffered.records;
+  part.buffered.bytes += bytes;
   ++bufferedTotal_.records;
   bufferedTotal_.bytes += bytes;
   publishInflight();
-  pauseIfFull(tp);
+  pauseIfFull(tp, part);
 }
 
-void SubscriptionRunner::pauseIfFull(const TopicPartition& tp) {
-  if (paused_.count(tp) || !aboveHigh(buffered_[tp])) return;
+void SubscriptionRunner::pauseIfFull(const TopicPartition& tp, Partition& part) {
+  if (part.paused || !aboveHigh(part.buffered)) return;
   consumer_->pause({tp});
-  paused_.insert(tp);
-  pausedGauge_.Set(static_cast<double>(paused_.size()));
+  part.paused = true;
+  ++pausedCount_;
+  pausedGauge_.Set(static_cast<double>(pausedCount_));
 }
 
 void SubscriptionRunner::dispatch() {
+  dispatchRecords();
+  deliverer_.flush();
+}
+
+void SubscriptionRunner::dispatchRecords() {
   using Ordering = SubscriptionConfig::Ordering;
   // Pull with ordering keeps a run of consecutive records of a partition (of a
   // key) in flight, so that a poll leases a batch in order (and so does a
@@ -297,11 +342,12 @@ void SubscriptionRunner::dispatch() {
   // earlier unsettled: the scan builds a set of keys on every dispatch, and the
   // queue may hold thousands of records (BufferMarks).
   const size_t keyLookahead = std::max<size_t>(256, 8 * static_cast<size_t>(config_.maxInFlight));
-  for (auto& [tp, queue] : queues_) {
+  for (auto& [tp, part] : partitions_) {
     std::set<std::string_view> blockedKeys;  // ordering=key: keys with an earlier unsettled record
     size_t scanned = 0;
-    for (const auto& p : queue) {
+    for (const auto& p : part.queue) {
       if (inFlight_ >= config_.maxInFlight) return;
+      if (p->state == Pending::State::Settled) continue;  // leaves when the records before it have
       const bool waiting = p->state == Pending::State::Waiting;
       if (config_.ordering == Ordering::Partition) {
         if (waiting) startAttempt(p);
@@ -333,15 +379,17 @@ void SubscriptionRunner::dispatchPartitionRuns() {
   // Round robin over the partitions, one record each per round, so that one
   // partition with a deep queue does not take every maxInFlight slot.
   struct Cursor {
-    std::list<PendingPtr>::iterator it, end;
+    std::deque<PendingPtr>::iterator it, end;
   };
   std::vector<Cursor> cursors;
-  for (auto& [tp, queue] : queues_) cursors.push_back({queue.begin(), queue.end()});
+  for (auto& [tp, part] : partitions_) cursors.push_back({part.queue.begin(), part.queue.end()});
   for (bool progress = true; progress;) {
     progress = false;
     for (auto& c : cursors) {
       if (inFlight_ >= config_.maxInFlight) return;
-      while (c.it != c.end && (*c.it)->state == Pending::State::InFlight) ++c.it;
+      while (c.it != c.end &&
+             ((*c.it)->state == Pending::State::InFlight || (*c.it)->state == Pending::State::Settled))
+        ++c.it;
       if (c.it == c.end) continue;
       if ((*c.it)->state != Pending::State::Waiting) {
         c.it = c.end;  // a failed record holds back the rest of its partition
@@ -359,18 +407,20 @@ void SubscriptionRunner::startAttempt(const PendingPtr& p) {
   p->lastAttemptMs = nowMs();
   if (p->attempts == 1) p->firstAttemptMs = p->lastAttemptMs;
   p->state = Pending::State::InFlight;
-  deliverer_.deliver(p->record, p->attempts, [this, p, mailbox = mailbox_](AttemptResult result) {
-    // Runs on a deliverer thread: hand the result to the runner thread.
-    mailbox->push([this, p, result = std::move(result)]() mutable { onAttempt(p, std::move(result)); });
-  });
+  // The record as an aliasing pointer: it shares the Pending's allocation.
+  deliverer_.deliver(std::shared_ptr<const ConsumedRecord>(p, p->record), p->attempts,
+                     [p, mailbox = mailbox_](AttemptResult result) {
+                       // Runs on a deliverer thread: hand the result to the runner thread.
+                       mailbox->pushResult(p, std::move(result));
+                     });
 }
 
 void SubscriptionRunner::reclaim(const std::vector<std::shared_ptr<const ConsumedRecord>>& records) {
   for (const auto& r : records) {
-    auto q = queues_.find(r->tp);
-    if (q == queues_.end()) continue;
-    for (const auto& p : q->second)
-      if (p->record == r && p->state == Pending::State::InFlight) {
+    auto q = partitions_.find(r->tp);
+    if (q == partitions_.end()) continue;
+    for (const auto& p : q->second.queue)
+      if (p->record == r.get() && p->state == Pending::State::InFlight) {
         // The attempt never reached the app: it does not count.
         p->state = Pending::State::Waiting;
         --p->attempts;
@@ -385,10 +435,11 @@ void SubscriptionRunner::onAttempt(const PendingPtr& p, AttemptResult result) {
   // are waiting again, behind it. Taken even for a revoked partition's late
   // failure, so that no hold outlives it in the deliverer.
   if (result.outcome != AttemptOutcome::Delivered) reclaim(deliverer_.takeReturned(*p->record));
-  if (!current(p)) return;  // the partition was revoked meanwhile; the new owner redelivers
+  Partition* part = currentPartition(*p);
+  if (!part) return;  // the partition was revoked meanwhile; the new owner redelivers
   --inFlight_;
   attemptDuration_.Observe(result.took.count());
-  if (result.outcome == AttemptOutcome::Delivered) return settle(p, Settled::Success);
+  if (result.outcome == AttemptOutcome::Delivered) return settle(*part, *p, Settled::Success);
   p->lastError = result.error;
   p->lastDeadLetterHeaders = std::move(result.deadLetterHeaders);
   if (result.outcome == AttemptOutcome::Retryable && !retry_.exhausted(p->attempts)) {
@@ -517,26 +568,34 @@ void SubscriptionRunner::fireTimers() {
 }
 
 void SubscriptionRunner::settle(const PendingPtr& p, Settled outcome) {
-  const auto& tp = p->record->tp;
-  tracker_.settled(tp, p->record->offset);
-  // Records settle roughly in fetch order, so the one settling is near the
-  // front: search from there and stop at it (list::remove() scanned every
-  // buffered record, thousands, per settle).
-  if (auto q = queues_.find(tp); q != queues_.end()) {
-    auto& queue = q->second;
-    if (auto it = std::find(queue.begin(), queue.end(), p); it != queue.end()) {
-      queue.erase(it);
-      const size_t bytes = recordBytes(*p->record);
-      auto& b = buffered_[tp];
-      --b.records;
-      b.bytes -= bytes;
-      --bufferedTotal_.records;
-      bufferedTotal_.bytes -= bytes;
-    }
-  }
-  TopicMetrics& m = topicMetrics(tp.topic);
+  if (auto q = partitions_.find(p->record->tp); q != partitions_.end()) return settle(q->second, *p, outcome);
+  // Not ours any more (not reached: callers check the epoch first).
+  tracker_.settled(p->record->tp, p->record->offset);
+  TopicMetrics& m = topicMetrics(p->record->tp.topic);
   (outcome == Settled::Success ? m.success : outcome == Settled::DeadLetter ? m.deadLetter : m.dropped)->Increment();
   settledAttempts_.Observe(p->attempts);
+}
+
+void SubscriptionRunner::settle(Partition& part, Pending& p, Settled outcome) {
+  const auto& tp = p.record->tp;
+  tracker_.settled(tp, p.record->offset);
+  // Marked, and dropped from the queue once everything before it is settled:
+  // records settle roughly in fetch order, so that is soon, and nothing is
+  // searched for.
+  if (p.state != Pending::State::Settled) {
+    p.state = Pending::State::Settled;
+    ++part.settledInQueue;
+    const size_t bytes = recordBytes(*p.record);
+    --part.buffered.records;
+    part.buffered.bytes -= bytes;
+    --bufferedTotal_.records;
+    bufferedTotal_.bytes -= bytes;
+    trimSettled(part);
+  }
+  if (!part.metrics) part.metrics = &topicMetrics(tp.topic);
+  TopicMetrics& m = *part.metrics;
+  (outcome == Settled::Success ? m.success : outcome == Settled::DeadLetter ? m.deadLetter : m.dropped)->Increment();
+  settledAttempts_.Observe(p.attempts);
   publishInflight();
 }
 
@@ -564,7 +623,8 @@ SubscriptionRunner::Status SubscriptionRunner::status() const {
 void SubscriptionRunner::publishStatus() {
   Status s;
   for (const auto& [tp, state] : tracker_.partitions()) {
-    PartitionStatus ps{tp, std::nullopt, tracker_.unsettled(tp), paused_.count(tp) > 0};
+    auto part = partitions_.find(tp);
+    PartitionStatus ps{tp, std::nullopt, tracker_.unsettled(tp), part != partitions_.end() && part->second.paused};
     auto hw = consumer_->highWatermark(tp);
     auto from = tracker_.settledUpTo(tp);
     if (!from) from = consumer_->position(tp);  // nothing fetched yet: from where fetching stands
@@ -584,21 +644,22 @@ void SubscriptionRunner::applyBackpressure() {
   // fetch round trip on resume (see KafkaConsumer::resume for the wake-up),
   // so partitions are cycled only between the wide marks of BufferMarks.
   std::vector<TopicPartition> pause, resume;
-  for (const auto& [tp, b] : buffered_) {
-    const bool isPaused = paused_.count(tp) > 0;
-    if (!isPaused && aboveHigh(b)) pause.push_back(tp);
-    else if (isPaused && atOrBelowLow(b)) resume.push_back(tp);
+  for (const auto& [tp, part] : partitions_) {
+    if (!part.paused && aboveHigh(part.buffered)) pause.push_back(tp);
+    else if (part.paused && atOrBelowLow(part.buffered)) resume.push_back(tp);
   }
   if (!pause.empty()) {
     consumer_->pause(pause);
-    paused_.insert(pause.begin(), pause.end());
+    for (const auto& tp : pause) partitions_[tp].paused = true;
+    pausedCount_ += pause.size();
   }
   if (!resume.empty()) {
     consumer_->resume(resume);
-    for (const auto& tp : resume) paused_.erase(tp);
+    for (const auto& tp : resume) partitions_[tp].paused = false;
+    pausedCount_ -= resume.size();
   }
   if (!pause.empty() || !resume.empty())
-    pausedGauge_.Set(static_cast<double>(paused_.size()));
+    pausedGauge_.Set(static_cast<double>(pausedCount_));
 }
 
 }  // namespace tributary::sidecar

@@ -73,10 +73,12 @@ class SubscriptionRunner final : public RebalanceListener {
   void run();
   void runPosted(std::chrono::milliseconds wait);
   void take(ConsumedRecord record);
-  void dispatch();
+  void dispatch();       // a round of dispatchRecords(), then the deliverer's flush()
+  void dispatchRecords();
   void dispatchPartitionRuns();  // pull with ordering: partition
   void startAttempt(const PendingPtr& p);
   void onAttempt(const PendingPtr& p, AttemptResult result);
+  void runResults();
   void reclaim(const std::vector<std::shared_ptr<const ConsumedRecord>>& records);
   void exhausted(const PendingPtr& p);
   void logRetry(const Pending& p);
@@ -85,15 +87,20 @@ class SubscriptionRunner final : public RebalanceListener {
   void fireTimers();
   enum class Settled { Success, DeadLetter, Dropped };
   void settle(const PendingPtr& p, Settled outcome);
+  struct Partition;
+  void settle(Partition& part, Pending& p, Settled outcome);
   void commit();
   // Pauses partitions whose buffer (or the subscription's) reached its high
   // mark and resumes those below the low marks; see BufferMarks.
   void applyBackpressure();
   // After take(): pauses the record's partition at once when it crossed a high
   // mark, so that one poll loop cannot overshoot the bound.
-  void pauseIfFull(const TopicPartition& tp);
+  void pauseIfFull(const TopicPartition& tp, Partition& part);
   void publishStatus();
-  bool current(const PendingPtr& p) const;
+  // The record's partition when it is still assigned in the same epoch
+  // (else null: a late result for a revoked partition).
+  Partition* currentPartition(const Pending& p);
+  bool current(const PendingPtr& p);
 
   // The bounds on what the runner holds (fetched and unsettled records, in
   // flight included), per partition and for the whole subscription, in records
@@ -125,6 +132,22 @@ class SubscriptionRunner final : public RebalanceListener {
   TopicMetrics& topicMetrics(const std::string& topic);
   void publishInflight();
 
+  // Everything the runner keeps per assigned partition, found with one lookup.
+  struct Partition {
+    // Fetch order. A settled record leaves when everything before it has
+    // (no search and no node per record); dispatch skips settled ones.
+    std::deque<PendingPtr> queue;
+    uint64_t epoch = 0;  // bumped on every assignment, to drop late results
+    Buffered buffered;   // what `queue` holds unsettled
+    size_t settledInQueue = 0;  // settled records still in `queue`, behind an unsettled one
+    bool paused = false;
+    TopicMetrics* metrics = nullptr;  // this topic's, looked up on first use
+  };
+  // Drops settled records from the front of the queue; and from anywhere in
+  // it when they outnumber the unsettled ones (a record retried for long must
+  // not make the records settled behind it pile up): amortised O(1).
+  static void trimSettled(Partition& part);
+
   const SubscriptionConfig config_;
   const BufferMarks marks_;
   ConsumerFactory consumerFactory_;
@@ -141,11 +164,10 @@ class SubscriptionRunner final : public RebalanceListener {
   // Owned by the runner thread.
   std::unique_ptr<Consumer> consumer_;
   OffsetTracker tracker_;
-  std::map<TopicPartition, std::list<PendingPtr>> queues_;
-  std::map<TopicPartition, uint64_t> epochs_;  // bumped on every assignment, to drop late results
-  std::set<TopicPartition> paused_;
-  std::map<TopicPartition, Buffered> buffered_;  // per assigned partition: what its queue holds
-  Buffered bufferedTotal_;                       // the sum over buffered_
+  std::map<TopicPartition, Partition> partitions_;
+  size_t pausedCount_ = 0;  // partitions with `paused`
+  Buffered bufferedTotal_;  // the sum over the partitions' `buffered`
+  std::vector<std::pair<PendingPtr, AttemptResult>> results_;  // runResults()'s, kept for its capacity
   std::multimap<Clock::time_point, std::weak_ptr<Pending>> timers_;
   int inFlight_ = 0;  // attempts and dead-letter writes outstanding
   uint64_t nextEpoch_ = 1;
@@ -168,12 +190,16 @@ class SubscriptionRunner final : public RebalanceListener {
     std::mutex mutex;
     std::condition_variable posted;
     std::deque<std::function<void()>> tasks;  // guarded by mutex
+    // Attempt results, typed: no std::function (and its allocation) per record.
+    std::vector<std::pair<PendingPtr, AttemptResult>> results;  // guarded by mutex
     bool closed = false;                      // guarded by mutex
     Consumer* wake = nullptr;                 // guarded by mutex: woken when a task arrives
     // Any thread. Wakes the runner only when the mailbox was empty: a task
     // behind others is taken with them (one wake-up per drain, not per record —
     // an ack of 100 leases used to wake the runner 100 times).
     void push(std::function<void()> task);
+    void pushResult(PendingPtr p, AttemptResult result);
+    void wakeIfFirst(bool wasEmpty);  // mutex held
   };
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
 };

@@ -245,6 +245,15 @@ od::parser& threadParser() {
   return parser;
 }
 
+// A worker keeps its parser's buffers and its padded copy for bodies up to
+// this size (batches as apps send them, 100 records of 1 KiB included: no
+// allocation per request). Those of a larger body are released after it:
+// they are ~3-6 bytes per body byte (the padded copy, simdjson's structural
+// index and string buffer), and every one of the API's workers that once
+// parsed a 1 MiB body would hold them for good, outside api.maxInflightBytes
+// (sidecar/README.md, "Memory").
+constexpr size_t kKeepBuffersUpTo = 128 * 1024;
+
 }  // namespace
 
 bool isJsonContentType(std::string_view ct) {
@@ -257,6 +266,15 @@ std::variant<std::vector<OutgoingRecord>, ApiError> parseJsonRecords(const std::
                                                                      std::string_view body) {
   // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input.
   thread_local std::string padded;
+  struct ReleaseLarge {
+    std::string& padded;
+    size_t size;
+    ~ReleaseLarge() {
+      if (size <= kKeepBuffersUpTo) return;
+      std::string().swap(padded);
+      threadParser() = od::parser{};
+    }
+  } release{padded, body.size()};
   padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   padded.assign(body.data(), body.size());
   simdjson::padded_string_view input(padded.data(), padded.size(), padded.capacity());

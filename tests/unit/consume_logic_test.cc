@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "common/codec/base64.h"
+#include "common/codec/json_text.h"
+#include "common/codec/utf8.h"
+#include "common/tracing/trace_context.h"
+#include "sidecar/consume/deliverer.h"
 #include "sidecar/consume/offset_tracker.h"
 #include "sidecar/consume/retry_policy.h"
 
@@ -55,6 +61,90 @@ TEST(OffsetTracker, PartitionsAreIndependentAndRevokedOnesForgotten) {
   t.fetched(p1, 1);  // a late record of a revoked partition is not tracked
   EXPECT_FALSE(t.commitCandidate(p1));
   EXPECT_EQ(t.unsettledTotal(), 1u);
+}
+
+// One record retried for long while thousands behind it settle (ordering
+// none): the commit waits for it, and the tracker holds no more than it must.
+TEST(OffsetTracker, ARecordUnsettledForLongHoldsTheCommitWhileLaterOnesSettle) {
+  OffsetTracker t;
+  t.assign(kP0);
+  for (int64_t o = 0; o < 100'000; ++o) {
+    t.fetched(kP0, o);
+    if (o > 0) t.settled(kP0, o);
+  }
+  EXPECT_EQ(t.commitCandidate(kP0), 0);
+  EXPECT_EQ(t.unsettled(kP0), 1u);
+  t.settled(kP0, 99'999);  // twice: no effect
+  t.fetched(kP0, 5);       // fetched again (a re-read): unsettled again, in its place
+  EXPECT_EQ(t.unsettled(kP0), 2u);
+  t.settled(kP0, 0);
+  EXPECT_EQ(t.commitCandidate(kP0), 5);
+  t.settled(kP0, 5);
+  EXPECT_EQ(t.commitCandidate(kP0), 100'000);
+  EXPECT_EQ(t.unsettledTotal(), 0u);
+}
+
+// A push batch is written as text, not as a JSON tree per event: its bytes
+// are still those a tree of each event prints (members by name, the value's
+// own bytes as "data"), for every kind of record.
+TEST(CloudEventBatch, IsByteForByteWhatATreePerEventPrints) {
+  auto tree = [](const ConsumedRecord& r, int attempt, const std::string& source) {
+    nlohmann::json e = nlohmann::json::object();
+    for (auto& [name, value] : cloudEventHeaders(r, attempt, source)) {
+      if (name.rfind("ce-", 0) == 0 && name != "ce-traceparent" && name != "ce-tracestate") e[name.substr(3)] = value;
+      if (name == "Tributary-Attempt") e["tributaryattempt"] = value;
+    }
+    nlohmann::json headers = nlohmann::json::array();
+    for (const auto& [name, value] : r.headers) {
+      nlohmann::json h{{"name", name}};
+      if (tributary::isValidUtf8(value)) h["value"] = value;
+      else h["valueBase64"] = tributary::base64Encode(value);
+      headers.push_back(std::move(h));
+    }
+    if (!headers.empty()) e["tributaryheaders"] = std::move(headers);
+    if (auto trace = tributary::tracing::fromRecordHeaders(r.headers)) {
+      e["traceparent"] = tributary::tracing::formatTraceparent(*trace);
+      if (!trace->traceState.empty()) e["tracestate"] = trace->traceState;
+    }
+    const bool isJson = r.value && tributary::isJsonText(*r.value);
+    std::string contentType = "application/octet-stream";
+    for (auto& [name, value] : cloudEventHeaders(r, attempt, source))
+      if (name == "Content-Type") contentType = value;
+    e["datacontenttype"] = contentType;
+    if (r.value && !isJson) e["data_base64"] = tributary::base64Encode(*r.value);
+    std::string text = e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (isJson) {
+      text.pop_back();
+      text += R"(,"data":)" + *r.value + "}";
+    }
+    return text;
+  };
+  std::vector<ConsumedRecord> records(6);
+  records[0].value = R"({"b":1,"a":[1e3,-0]})";
+  records[0].key = "order-\"7\" ✓";
+  records[1].value = std::string("\x00\xff binary", 9);
+  records[1].key = std::string("\x01\x02", 2);
+  records[2].headers = {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+                        {"tracestate", "rojo=1"},
+                        {"bin\x7f\x01", std::string("\xc3\x28", 2)},
+                        {"dup", "1"},
+                        {"dup", "line\nbreak"}};
+  records[2].value = "plain text";
+  records[3].headers = {{"content-type", "text/csv"}};
+  records[3].value = "a,b";
+  records[5].value = "  [1, 2]  ";
+  std::string expected = "[";
+  std::vector<std::pair<const ConsumedRecord*, int>> batch;
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].tp = {"orders", static_cast<int32_t>(i)};
+    records[i].offset = 1000 + static_cast<int64_t>(i);
+    if (i != 1) records[i].timestampMs = 1700000000123;  // records[1] has none
+    batch.emplace_back(&records[i], static_cast<int>(i) + 1);
+    expected += (i ? "," : "") + tree(records[i], static_cast<int>(i) + 1, "kafka://b:9092");
+  }
+  expected += "]";
+  EXPECT_EQ(cloudEventBatch(batch, "kafka://b:9092"), expected);
+  EXPECT_TRUE(nlohmann::json::accept(cloudEventBatch(batch, "kafka://b:9092")));
 }
 
 TEST(RetryPolicy, BackoffGrowsByTheMultiplierUpToTheCap) {

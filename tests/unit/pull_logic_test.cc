@@ -85,6 +85,38 @@ TEST(LeaseBroker, PollHandsOutAtMostMaxAndEveryLeaseHasItsOwnId) {
   EXPECT_EQ(broker.leasedCount(), 25u);
 }
 
+// The runner flushes after each dispatch round (Deliverer::flush): a waiting
+// poll is then woken by the flush, for the whole round.
+TEST(LeaseBroker, AfterAFlushAWaitingPollIsWokenForTheRound) {
+  LeaseBroker broker("jobs", 30s);
+  Results results;
+  broker.flush();  // the runner's contract from now on
+  auto polled = std::async(std::launch::async, [&] { return broker.poll(100, 120s); });
+  for (int i = 0; i < 50; ++i) broker.deliver(record(0, i), 1, results.doneFor(i));
+  broker.flush();
+  auto leases = polled.get();  // waiting out the 120 s would be the bug
+  ASSERT_FALSE(leases.empty());
+  for (size_t i = 0; i < leases.size(); ++i) EXPECT_EQ(leases[i].record->offset, static_cast<int64_t>(i));
+  EXPECT_EQ(leases.size() + broker.readyCount(), 50u);
+}
+
+TEST(LeaseBroker, IdsThisProcessNeverIssuedAreUnknown) {
+  LeaseBroker broker("jobs", 30s);
+  Results results;
+  broker.deliver(record(0, 1), 1, results.doneFor(1));
+  auto leases = broker.poll(1, 0ms);
+  ASSERT_EQ(leases.size(), 1u);
+  const std::string id = leases[0].id;
+  const std::string prefix = id.substr(0, id.find('-'));
+  const std::vector<std::string> strangers{"",          "x",          prefix,          prefix + "-",
+                                           prefix + "-0", prefix + "-01", prefix + "-1x", prefix + "-99999999999999999999999",
+                                           "ffffffff-1", id + "0",    " " + id};
+  auto r = broker.ack(strangers);
+  EXPECT_EQ(r.settled, 0u);
+  EXPECT_EQ(r.unknown, strangers);
+  EXPECT_EQ(broker.ack({id}).settled, 1u);
+}
+
 TEST(LeaseBroker, ALongPollReturnsAsSoonAsARecordArrives) {
   LeaseBroker broker("jobs", 30s);
   Results results;
