@@ -34,28 +34,9 @@ constexpr int kPartitions = 4;
 constexpr int kRecords = 6000;
 const std::string kGroup = "pipeline-crash";
 
-class PipelineProcess : public ::testing::Test {
+// The binary run with the pipeline file `path`: its admin port, its metrics.
+class PipelineBinary : public ::testing::Test {
  protected:
-  void SetUp() override {
-    kafka = std::make_unique<tributary::EmbeddedKafka>(3);
-    kafka->createTopic("orders", kPartitions, 3);
-    kafka->createTopic("doubled", 2, 3);
-    std::vector<tributary::test::RecordToWrite> records;
-    for (int i = 0; i < kRecords; ++i)
-      records.push_back({"k" + std::to_string(i % 64), R"({"n":)" + std::to_string(i) + "}", {}});
-    ASSERT_NO_FATAL_FAILURE(tributary::test::writeAll(kafka->bootstrapServers(), "orders", records));
-    // maxInFlight 1 with partition ordering: one record per partition at a
-    // time, so that the stream lasts long enough to be interrupted.
-    path = dir.path() + "/pipeline.yaml";
-    std::ofstream(path) << "source: {topics: [orders], group: " << kGroup << ", startFrom: earliest}\n"
-                        << "steps:\n  - transform: '{n: .n, doubled: (.n * 2)}'\n"
-                        << "sinks: {out: {topic: doubled}}\n"
-                        << "maxInFlight: 1\nordering: partition\n"
-                        << "kafka:\n  bootstrapServers: '" << kafka->bootstrapServers() << "'\n"
-                        << "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
-                        << "admin: {listen: '127.0.0.1:0'}\nshutdown: {gracePeriod: 15s}\n";
-  }
-
   std::unique_ptr<tributary::test::Subprocess> startPipeline() {
     auto p = std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/tributary-sidecar",
                                                            std::vector<std::string>{"--pipeline", path});
@@ -65,14 +46,14 @@ class PipelineProcess : public ::testing::Test {
     return p;
   }
 
-  double recordsOut() {
+  // A metric line `name{labels}` of the running binary; -1 when absent.
+  double metric(const std::string& nameAndLabels) {
     httplib::Client c("127.0.0.1", adminPort);
     auto res = c.Get("/metrics");
     if (!res) return -1;
-    std::istringstream in(res->body);
-    const std::string name = R"(tributary_pipeline_records_out_total{pipeline=")" + kGroup + R"(",sink="out"} )";
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind(name, 0) == 0) return std::stod(line.substr(name.size()));
+    std::istringstream lines(res->body);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind(nameAndLabels + " ", 0) == 0) return std::stod(line.substr(nameAndLabels.size() + 1));
     return -1;
   }
 
@@ -87,6 +68,34 @@ class PipelineProcess : public ::testing::Test {
     }
     return false;
   }
+
+  tributary::test::TempDir dir;
+  std::string path = dir.path() + "/pipeline.yaml";
+  int adminPort = 0;
+};
+
+class PipelineProcess : public PipelineBinary {
+ protected:
+  void SetUp() override {
+    kafka = std::make_unique<tributary::EmbeddedKafka>(3);
+    kafka->createTopic("orders", kPartitions, 3);
+    kafka->createTopic("doubled", 2, 3);
+    std::vector<tributary::test::RecordToWrite> records;
+    for (int i = 0; i < kRecords; ++i)
+      records.push_back({"k" + std::to_string(i % 64), R"({"n":)" + std::to_string(i) + "}", {}});
+    ASSERT_NO_FATAL_FAILURE(tributary::test::writeAll(kafka->bootstrapServers(), "orders", records));
+    // maxInFlight 1 with partition ordering: one record per partition at a
+    // time, so that the stream lasts long enough to be interrupted.
+    std::ofstream(path) << "source: {topics: [orders], group: " << kGroup << ", startFrom: earliest}\n"
+                        << "steps:\n  - transform: '{n: .n, doubled: (.n * 2)}'\n"
+                        << "sinks: {out: {topic: doubled}}\n"
+                        << "maxInFlight: 1\nordering: partition\n"
+                        << "kafka:\n  bootstrapServers: '" << kafka->bootstrapServers() << "'\n"
+                        << "  properties: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
+                        << "admin: {listen: '127.0.0.1:0'}\nshutdown: {gracePeriod: 15s}\n";
+  }
+
+  double recordsOut() { return metric(R"(tributary_pipeline_records_out_total{pipeline=")" + kGroup + R"(",sink="out"})"); }
 
   // The `n` of every record in the sink topic (with repeats).
   std::multiset<int> outputs() {
@@ -106,9 +115,6 @@ class PipelineProcess : public ::testing::Test {
     return sum;
   }
 
-  tributary::test::TempDir dir;
-  std::string path;
-  int adminPort = 0;
   std::unique_ptr<tributary::EmbeddedKafka> kafka;
 };
 
@@ -185,7 +191,7 @@ constexpr const char* kNeedsRealBroker =
 
 // The binary with `processing: exactlyOnce` against the embedded cluster, or
 // the real broker TRIBUTARY_TEST_BOOTSTRAP names (fresh topic and group names).
-class PipelineExactlyOnceProcess : public ::testing::Test {
+class PipelineExactlyOnceProcess : public PipelineBinary {
  protected:
   static constexpr int kRecords = 3000;
   void SetUp() override {
@@ -198,7 +204,6 @@ class PipelineExactlyOnceProcess : public ::testing::Test {
     std::vector<std::string> values;
     for (int i = 0; i < kRecords; ++i) values.push_back(R"({"n":)" + std::to_string(i) + "}");
     ASSERT_NO_FATAL_FAILURE(cluster.produce(in, values, kPartitions));
-    path = dir.path() + "/pipeline.yaml";
     std::ofstream(path) << "source: {topics: [" << in << "], group: " << group << ", startFrom: earliest}\n"
                         << "steps:\n  - transform: '{n: .n, doubled: (.n * 2)}'\n"
                         << "sinks: {out: {topic: " << out << "}}\n"
@@ -208,38 +213,9 @@ class PipelineExactlyOnceProcess : public ::testing::Test {
                         << "admin: {listen: '127.0.0.1:0'}\nshutdown: {gracePeriod: 15s}\n";
   }
 
-  std::unique_ptr<tributary::test::Subprocess> startPipeline() {
-    auto p = std::make_unique<tributary::test::Subprocess>(tributary::test::binDir() + "/tributary-sidecar",
-                                                           std::vector<std::string>{"--pipeline", path});
-    auto running = p->waitForLine("\"msg\":\"pipeline running\"", 60s);
-    EXPECT_TRUE(running) << p->output();
-    if (running) adminPort = std::stoi(Json::parse(*running)["admin"].get<std::string>().substr(10));
-    return p;
-  }
-
-  double metric(const std::string& nameAndLabels) {
-    httplib::Client c("127.0.0.1", adminPort);
-    auto res = c.Get("/metrics");
-    if (!res) return -1;
-    std::istringstream lines(res->body);
-    for (std::string line; std::getline(lines, line);)
-      if (line.rfind(nameAndLabels + " ", 0) == 0) return std::stod(line.substr(nameAndLabels.size() + 1));
-    return -1;
-  }
   double committedOut() { return metric(R"(tributary_pipeline_records_out_total{pipeline=")" + group + R"(",sink="out"})"); }
   double commits() {
     return metric(R"(tributary_pipeline_transactions_total{outcome="commit",pipeline=")" + group + R"("})");
-  }
-
-  bool awaitWhileRunning(tributary::test::Subprocess& child, const std::function<bool()>& pred) {
-    for (auto until = Clock::now() + 120s; Clock::now() < until;) {
-      if (pred()) return true;
-      if (child.wait(0ms) != -1) {
-        ADD_FAILURE() << "the pipeline exited:\n" << child.output();
-        return false;
-      }
-    }
-    return false;
   }
 
   // How often each output (its `n`) is in the sink topic, as a read_committed reader sees it.
@@ -250,9 +226,7 @@ class PipelineExactlyOnceProcess : public ::testing::Test {
   }
 
   tributary::test::TestCluster cluster;
-  tributary::test::TempDir dir;
-  std::string in, out, group, txnId, path;
-  int adminPort = 0;
+  std::string in, out, group, txnId;
 };
 
 TEST_F(PipelineExactlyOnceProcess, EveryOutputOnceInCommittedTransactionsAndSigtermExitsZero) {
