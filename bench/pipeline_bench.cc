@@ -892,7 +892,7 @@ int run(const Options& o) {
   const std::vector<PipelineScenario> pipelines = {
       {"alo-64", "pipeline atLeastOnce, ordering none, maxInFlight 64", false, "none", 64},
       {"alo-256", "pipeline atLeastOnce, ordering none, maxInFlight 256", false, "none", 256},
-      {"alo-partition", "pipeline atLeastOnce, ordering partition (default)", false, "partition", 64, true},
+      {"alo-partition", "pipeline atLeastOnce, ordering partition, maxInFlight 256 (the defaults)", false, "partition", 256, true},
       {"eos", "pipeline exactlyOnce", true, "none", 64},
   };
   std::vector<Result> results;

@@ -63,6 +63,7 @@ TEST(PipelineConfig, TheIssuesExampleParses) {
   EXPECT_EQ(c.deadLetterTopic, "orders.dlq");
   EXPECT_EQ(c.onExhausted, SubscriptionConfig::OnExhausted::DeadLetter);
   EXPECT_EQ(c.processing, PipelineConfig::Processing::AtLeastOnce);
+  EXPECT_EQ(c.maxInFlight, 256);  // a pipeline's default (a push subscription's is 64)
   EXPECT_TRUE(c.runtime.embeddedKafka());  // no kafka section: the embedded cluster, as the sidecar
   EXPECT_TRUE(checkPipelineFile(kExample).empty()) << joined(checkPipelineFile(kExample));
 
